@@ -1,0 +1,733 @@
+"""Stage 2, plan: every decision about the target, made from the schema and the data.
+
+``build_plan`` reads the catalog, profiles the data, and decides for each table and column
+the PostgreSQL name and type, how the value is read from SQLite (``select``) and converted
+on its way to COPY (``convert``), defaults, keys, indexes, foreign keys and checks. What
+``run`` would fail on is a blocker; what would change is a warning. The plan is plain data
+(JSON), so that ``plan --output`` can save it and ``run --plan`` can execute it as reviewed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from transfer import catalog as catalog_mod
+from transfer import profile as profile_mod
+from transfer import source, translate
+from transfer.catalog import Catalog, Column, Table
+from transfer.errors import PlanError
+from transfer.profile import ColumnProfile, TableProfile, predicate, quote_ident
+from transfer.settings import PG_MAX_COLUMNS, PG_MAX_IDENTIFIER_BYTES
+from transfer.typemap import TypeMap, load_type_map, render_pg
+
+PLAN_FORMAT = 1
+INT_RANGES = {"smallint": (-(2**15), 2**15 - 1), "integer": (-(2**31), 2**31 - 1),
+              "bigint": (-(2**63), 2**63 - 1)}
+TEXT_TYPES = ("text", "varchar")
+
+
+@dataclass
+class Note:
+    """A blocker or warning: what, where, and (for data) which rows."""
+
+    table: str
+    column: str | None
+    message: str
+    rows: list[str] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        where = self.table + (f".{self.column}" if self.column else "")
+        rows = f" (rows: {', '.join(self.rows)})" if self.rows else ""
+        return f"{where}: {self.message}{rows}"
+
+
+@dataclass
+class ColumnPlan:
+    name: str
+    pg_name: str
+    declared: str
+    pg_type: str
+    reason: str
+    select: str  # SQLite expression producing one storage class (see copier)
+    convert: str  # Arrow conversion to the COPY wire type (see copier.CONVERTERS)
+    nullable: bool = True
+    default: str | None = None
+    identity: bool = False
+    sequence_name: str | None = None
+    decision: str | None = None  # set when the type differs from the rule's preference
+    storage: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class IndexPlan:
+    name: str
+    pg_name: str
+    unique: bool
+    terms: list[str]  # PostgreSQL SQL of each term
+    where: str | None
+    constraint: bool  # ADD CONSTRAINT ... UNIQUE (plain column list, no WHERE)
+
+
+@dataclass
+class ForeignKeyPlan:
+    pg_name: str
+    columns: list[str]  # PG column names
+    ref_table: str  # PG table name
+    ref_columns: list[str]
+    on_update: str
+    on_delete: str
+    deferrable: str
+    not_valid: bool = False
+
+
+@dataclass
+class TablePlan:
+    name: str
+    pg_name: str
+    columns: list[ColumnPlan]
+    rows: int
+    kind: str = "table"
+    pk: list[str] = field(default_factory=list)  # PG column names
+    pk_name: str | None = None
+    sequence_floor: int | None = None  # sqlite_sequence value
+    indexes: list[IndexPlan] = field(default_factory=list)
+    foreign_keys: list[ForeignKeyPlan] = field(default_factory=list)
+    checks: list[tuple[str, str]] = field(default_factory=list)  # (pg name, expression)
+    order_by: str | None = None  # SQLite ORDER BY for the copy
+    tenant_key: str | None = None
+
+    def column(self, name: str) -> ColumnPlan:
+        for c in self.columns:
+            if c.name == name:
+                return c
+        raise KeyError(name)
+
+
+@dataclass
+class ViewPlan:
+    name: str
+    pg_name: str
+    sql: str  # PostgreSQL CREATE VIEW statement
+
+
+@dataclass
+class Plan:
+    format: int
+    source: dict[str, Any]
+    tables: list[TablePlan]
+    views: list[ViewPlan]
+    blockers: list[Note]
+    warnings: list[Note]
+    not_carried: list[Note]  # triggers, SQLite-only views and checks, skipped tables
+
+    def table(self, name: str) -> TablePlan:
+        for t in self.tables:
+            if t.name == name:
+                return t
+        raise KeyError(name)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2, ensure_ascii=False)
+
+
+def pg_identifier(name: str) -> str:
+    """``name`` if it fits PostgreSQL's 63 bytes; else a deterministic shortened name."""
+    raw = name.encode("utf-8")
+    if len(raw) <= PG_MAX_IDENTIFIER_BYTES:
+        return name
+    digest = hashlib.sha256(raw).hexdigest()[:8]
+    keep = raw[: PG_MAX_IDENTIFIER_BYTES - 9].decode("utf-8", errors="ignore")
+    return f"{keep}_{digest}"
+
+
+class NameSpace:
+    """Relation names of one schema: tables, views, indexes and sequences share it."""
+
+    def __init__(self) -> None:
+        self.used: set[str] = set()
+
+    def claim(self, wanted: str) -> str:
+        name = pg_identifier(wanted)
+        n = 1
+        while name in self.used:
+            suffix = f"_{n}"
+            name = pg_identifier(wanted)
+            raw = name.encode()[: PG_MAX_IDENTIFIER_BYTES - len(suffix)]
+            name = raw.decode("utf-8", errors="ignore") + suffix
+            n += 1
+        self.used.add(name)
+        return name
+
+
+def source_identity(path: Path) -> dict[str, Any]:
+    st = path.stat()
+    return {"path": os.fspath(path), "size": st.st_size, "mtime_ns": st.st_mtime_ns}
+
+
+def build_plan(path: Path, type_map: TypeMap | None = None,
+               casts: dict[str, str] | None = None, sample: int = 0, jobs: int = 2) -> Plan:
+    """Read, profile and decide. Needs no PostgreSQL."""
+    type_map = type_map or load_type_map()
+    casts = casts or {}
+    conn = source.open_source(path)
+    try:
+        cat = catalog_mod.read_catalog(conn)
+        kinds: dict[str, dict[str, str]] = {}
+        numeric: dict[str, dict[str, tuple[int, int]]] = {}
+        for t in cat.tables:
+            kinds[t.name] = {}
+            for c in t.columns:
+                rule, params = type_map.rule_for(c.declared)
+                kinds[t.name][c.name] = rule.kind
+                if rule.kind == "numeric" and params:
+                    numeric.setdefault(t.name, {})[c.name] = (params["p"], params["s"])
+        _check_casts(cat, casts)
+        profiles = profile_mod.profile_all(path, cat, kinds, numeric, sample, jobs)
+        return Planner(conn, cat, profiles, type_map, casts, source_identity(path)).plan()
+    finally:
+        conn.close()
+
+
+def _check_casts(cat: Catalog, casts: dict[str, str]) -> None:
+    for key in casts:
+        table, _, column = key.partition(".")
+        try:
+            cat.table(table).column(column)
+        except KeyError:
+            raise PlanError(f"--cast {key}: no such table.column in the source; use "
+                            "the SQLite names as 'plan' lists them.") from None
+
+
+class Planner:
+    def __init__(self, conn: Any, cat: Catalog, profiles: dict[str, TableProfile],
+                 type_map: TypeMap, casts: dict[str, str], ident: dict[str, Any]) -> None:
+        self.conn = conn
+        self.cat = cat
+        self.profiles = profiles
+        self.type_map = type_map
+        self.casts = casts
+        self.ident = ident
+        self.blockers: list[Note] = []
+        self.warnings: list[Note] = []
+        self.not_carried: list[Note] = []
+        self.names = NameSpace()
+
+    # -- the whole plan -----------------------------------------------------------------
+    def plan(self) -> Plan:
+        for name, why in self.cat.skipped:
+            self.not_carried.append(Note(name, None, why))
+        tables = [self.plan_table(t) for t in self.cat.tables]
+        by_name = {t.name: t for t in tables}
+        for t in self.cat.tables:
+            self.plan_keys(t, by_name[t.name])
+        for t in self.cat.tables:
+            self.plan_foreign_keys(t, by_name)
+        ordered = self.order(tables)
+        views = self.plan_views(by_name)
+        for trig in self.cat.triggers:
+            self.not_carried.append(Note(trig.table, None, f"trigger {trig.name} is not carried "
+                                         "over; rewrite it as a PostgreSQL trigger function"))
+        return Plan(format=PLAN_FORMAT, source=self.ident, tables=ordered, views=views,
+                    blockers=self.blockers, warnings=self.warnings, not_carried=self.not_carried)
+
+    # -- tables and columns -------------------------------------------------------------
+    def plan_table(self, t: Table) -> TablePlan:
+        prof = self.profiles[t.name]
+        pg_name = self.names.claim(t.name)
+        if pg_name != t.name:
+            self.warnings.append(Note(t.name, None, f"renamed to {pg_name!r}: PostgreSQL names "
+                                      "are at most 63 bytes or the name was taken"))
+        cols = [c for c in t.columns]
+        if len(cols) > PG_MAX_COLUMNS:
+            self.blockers.append(Note(t.name, None, f"has {len(cols)} columns; PostgreSQL allows "
+                                      f"at most {PG_MAX_COLUMNS}: split the table before "
+                                      "migrating or --exclude it"))
+        if t.kind == "virtual":
+            self.warnings.append(Note(t.name, None, f"virtual table ({t.module}): its rows are "
+                                      "copied into a plain table; the index itself is not "
+                                      "carried (use tsvector/GIN for full text)"))
+        used_cols: set[str] = set()
+        plans = []
+        for c in cols:
+            cp = prof.columns.get(c.name, ColumnProfile())
+            col_plan = self.plan_column(t, c, cp, prof)
+            pg_col = pg_identifier(c.name)
+            while pg_col in used_cols:
+                pg_col = pg_identifier(pg_col + "_")
+            used_cols.add(pg_col)
+            col_plan.pg_name = pg_col
+            if pg_col != c.name:
+                self.warnings.append(Note(t.name, c.name, f"renamed to {pg_col!r} (PostgreSQL "
+                                          "names are at most 63 bytes)"))
+            plans.append(col_plan)
+        tp = TablePlan(name=t.name, pg_name=pg_name, columns=plans, rows=prof.rows, kind=t.kind,
+                       sequence_floor=t.sequence)
+        if t.rowid_alias and not t.without_rowid:
+            col = tp.column(t.rowid_alias)
+            if col.pg_type in ("bigint", "integer", "smallint"):
+                col.identity = True
+                col.sequence_name = self.names.claim(f"{pg_name}_{col.pg_name}_seq")
+                col.nullable = False
+        return tp
+
+    def plan_column(self, t: Table, c: Column, cp: ColumnProfile, prof: TableProfile) -> ColumnPlan:
+        rule, params = self.type_map.rule_for(c.declared)
+        q = quote_ident(c.name)
+        storage = {k: cp.n(k) for k in ("null", "integer", "real", "text", "blob") if cp.n(k)}
+        plan = ColumnPlan(name=c.name, pg_name=c.name, declared=c.declared, pg_type="",
+                          reason=rule.reason, select=q, convert="text", storage=storage)
+        forced = self.casts.get(f"{t.name}.{c.name}")
+        preferred = render_pg(rule.pg, params) if rule.pg else ""
+        chosen = self.choose(rule.kind, preferred, params, c, cp, t, forced)
+        plan.pg_type, plan.select, plan.convert, plan.decision = chosen
+        if forced:
+            plan.reason = f"--cast {t.name}.{c.name}={forced}"
+        if plan.decision:
+            self.warnings.append(Note(t.name, c.name, plan.decision))
+        if c.is_generated:
+            self.warnings.append(Note(t.name, c.name, f"generated column ({c.generated}) becomes "
+                                      "a plain column holding the computed values"))
+        plan.nullable = not c.notnull
+        if c.notnull and cp.n("null"):
+            plan.nullable = False
+            self.blockers.append(Note(t.name, c.name, f"is NOT NULL but {cp.n('null')} rows hold "
+                                      "NULL", self.rows_where(t, c, predicate("null", c.name))))
+        plan.default, warning = translate.default(c.default, plan.pg_type)
+        if warning:
+            self.warnings.append(Note(t.name, c.name, warning))
+        del prof
+        return plan
+
+    def choose(self, kind: str, preferred: str, params: dict[str, int], c: Column,
+               cp: ColumnProfile, t: Table, forced: str | None
+               ) -> tuple[str, str, str, str | None]:
+        """(pg type, select expression, conversion, decision or None)."""
+        q = quote_ident(c.name)
+        classes = cp.classes
+        only = set(classes)
+        if forced:
+            return self.forced(forced, c, cp, t)
+        if kind == "boolean" and preferred:
+            ints_ok = cp.n("integer") == cp.n("bool_int")
+            texts_ok = cp.n("text") == cp.n("bool_text")
+            if only <= {"integer", "text"} and ints_ok and texts_ok:
+                if cp.n("text"):
+                    sel = (f"CASE WHEN {q} IS NULL THEN NULL WHEN lower({q}) IN "
+                           f"('t','true','yes','y',1,'1') THEN 1 ELSE 0 END")
+                    return "boolean", sel, "bool", None
+                return "boolean", q, "bool", None
+        elif kind == "integer" and preferred:
+            if only <= {"integer"}:
+                pg = preferred
+                lo, hi = INT_RANGES.get(pg, INT_RANGES["bigint"])
+                if cp.int_min is not None and (cp.int_min < lo or (cp.int_max or 0) > hi):
+                    return "bigint", q, "int64", (f"declared {c.declared} but holds values from "
+                                                  f"{cp.int_min} to {cp.int_max}: bigint")
+                conv = {"smallint": "int16", "integer": "int32"}.get(pg, "int64")
+                return pg, q, conv, None
+        elif kind == "real" and preferred:
+            if only <= {"integer", "real"} and not cp.n("int_beyond_double"):
+                sel = f"CAST({q} AS REAL)" if cp.n("integer") else q
+                return "double precision", sel, "float64", None
+        elif kind == "numeric" and preferred:
+            if params and only <= {"integer", "real"} and cp.numeric_fit == cp.non_null:
+                p, s = params["p"], params["s"]
+                if 1 <= p <= 76 and 0 <= s <= p:
+                    sel = (f"CASE typeof({q}) WHEN 'real' THEN printf('%.{s}f', {q}) "
+                           f"ELSE CAST({q} AS TEXT) END")
+                    return f"numeric({p},{s})", sel, f"decimal({p},{s})", None
+            if not params and only <= {"integer"}:
+                return "bigint", q, "int64", None
+        elif kind == "text" and preferred:
+            if only <= {"text"}:
+                if preferred.startswith("varchar") and "n" in params:
+                    if (cp.text_max_chars or 0) > params["n"]:
+                        return "text", q, "text", (f"declared {c.declared} but holds values of up "
+                                                   f"to {cp.text_max_chars} characters: text")
+                return preferred, q, "text", None
+        elif kind == "timestamp" and preferred:
+            if only <= {"text"} and cp.n("text"):
+                naive, offset = cp.n("ts_naive"), cp.n("ts_offset")
+                if naive == cp.n("text"):
+                    if preferred == "timestamptz":
+                        return "timestamptz", _as_utc(q), "timestamptz", None
+                    return "timestamp", q, "timestamp", None
+                if naive + offset == cp.n("text"):
+                    return ("timestamptz", _as_utc(q), "timestamptz",
+                            "holds ISO times with UTC offsets: timestamptz (naive values "
+                            "taken as UTC)" if naive else None)
+            elif only <= {"integer"} and cp.n("integer"):
+                lo, hi = cp.int_min or 0, cp.int_max or 0
+                if -62135596800 <= lo and hi <= 253402300799:
+                    pg = "timestamptz" if preferred == "timestamptz" else "timestamp"
+                    return (pg, q, f"epoch_{pg}",
+                            "holds epoch seconds: converted to the UTC "
+                            f"{'time' if pg == 'timestamptz' else 'wall time'}")
+            elif not only:
+                return preferred, q, preferred, None
+        elif kind == "date" and preferred:
+            if only <= {"text"} and cp.n("date_iso") == cp.n("text"):
+                return "date", q, "date", None
+        elif kind == "json" and preferred:
+            if only <= {"text"} and cp.n("json_valid") == cp.n("text") and not cp.n("json_nul"):
+                return "jsonb", q, "jsonb", None
+            if only <= {"text"} and cp.n("json_valid") == cp.n("text"):
+                return "json", q, "text", "holds \\u0000, which jsonb rejects: json (kept as text)"
+        elif kind == "blob" and preferred:
+            if only <= {"blob"}:
+                return "bytea", f"CAST({q} AS BLOB)" if cp.n("text") else q, "bytes", None
+        # The preferred type cannot hold every value (or the kind is decided by the data).
+        fb = self.type_map.fallback_for(classes)
+        pg = fb.pg
+        sel, conv = _fallback_read(pg, q, classes)
+        decision = None
+        if kind != "any" or len(classes) > 1:
+            found = ", ".join(f"{cp.n(k)} {k}" for k in ("integer", "real", "text", "blob")
+                              if cp.n(k))
+            extra = ""
+            if cp.unholdable_text:
+                extra = " (text with NUL bytes or invalid UTF-8 counts as blob)"
+            want = preferred or "its affinity"
+            if pg != preferred:
+                decision = f"declared {c.declared or 'untyped'} ({want}) but stores {found}" \
+                           f"{extra}: {pg} ({fb.reason})"
+        return pg, sel, conv, decision
+
+    def forced(self, forced: str, c: Column, cp: ColumnProfile, t: Table
+               ) -> tuple[str, str, str, str | None]:
+        q = quote_ident(c.name)
+        base = forced.lower().split("(")[0].strip()
+        conv = {"bigint": "int64", "integer": "int32", "int": "int32", "smallint": "int16",
+                "double precision": "float64", "boolean": "bool", "text": "text",
+                "varchar": "text", "bytea": "bytes", "timestamp": "timestamp",
+                "timestamptz": "timestamptz", "date": "date", "jsonb": "jsonb", "json": "text",
+                "numeric": "decimal"}.get(base)
+        if conv is None:
+            raise PlanError(f"--cast {t.name}.{c.name}={forced}: unsupported type; use one of "
+                            "bigint, integer, smallint, double precision, boolean, text, "
+                            "varchar(n), bytea, timestamp, timestamptz, date, json, jsonb, "
+                            "numeric(p,s).")
+        sel = q
+        if conv == "text":
+            sel = f"CAST({q} AS TEXT)"
+        elif conv == "bytes":
+            sel = f"CAST({q} AS BLOB)"
+        elif conv == "float64":
+            sel = f"CAST({q} AS REAL)"
+        elif conv == "decimal":
+            m = re.match(r"numeric\s*\(\s*(\d+)\s*,\s*(\d+)\s*\)", forced.lower())
+            if not m:
+                raise PlanError(f"--cast {t.name}.{c.name}={forced}: give numeric a precision "
+                                "and scale, e.g. numeric(12,2).")
+            p, s = int(m.group(1)), int(m.group(2))
+            conv = f"decimal({p},{s})"
+            sel = (f"CASE typeof({q}) WHEN 'real' THEN printf('%.{s}f', {q}) "
+                   f"ELSE CAST({q} AS TEXT) END")
+        elif conv == "timestamptz":
+            sel = _as_utc(q)
+        return forced, sel, conv, None
+
+    def rows_where(self, t: Table, c: Column, where: str) -> list[str]:
+        label = profile_mod.row_label(t)
+        return [f"{label}={ref}" for ref, _v in profile_mod.examples(self.conn, t, where, c.name)]
+
+    # -- keys, indexes, checks ----------------------------------------------------------
+    def plan_keys(self, t: Table, tp: TablePlan) -> None:
+        prof = self.profiles[t.name]
+        names = {c.name.lower(): c.pg_name for c in tp.columns}
+        pk_cols = [names[c.lower()] for c in t.pk]
+        pk_is_pk = True
+        if pk_cols and prof.pk_nulls and not t.rowid_alias:
+            pk_is_pk = False
+            self.warnings.append(Note(t.name, None, f"primary key ({', '.join(t.pk)}) holds NULL "
+                                      f"in {prof.pk_nulls} rows (a SQLite quirk): created as a "
+                                      "UNIQUE index instead of a primary key"))
+        if pk_cols and pk_is_pk:
+            tp.pk = pk_cols
+            tp.pk_name = self.names.claim(f"{tp.pg_name}_pkey")
+            for c in tp.columns:
+                if c.pg_name in pk_cols:
+                    c.nullable = False
+        for idx in reversed(t.indexes):
+            if idx.origin == "pk" and pk_is_pk:
+                continue
+            try:
+                terms = [self.index_term(term, names, tp) for term in idx.terms]
+                where = translate.expression(idx.where, names) if idx.where else None
+            except translate.NotPortable as e:
+                self.not_carried.append(Note(t.name, None, f"index {idx.name} is not carried "
+                                             f"over: {e}"))
+                continue
+            plain = all(term.column and not term.desc and not term.collation
+                        for term in idx.terms)
+            constraint = idx.origin in ("u", "pk") and plain and where is None
+            wanted = idx.name
+            if idx.name.startswith("sqlite_autoindex_"):
+                cols = "_".join(term.column or "expr" for term in idx.terms)
+                wanted = f"{tp.pg_name}_{cols}_key"
+            pg_name = self.names.claim(wanted)
+            if pg_name != wanted and not idx.name.startswith("sqlite_autoindex_"):
+                self.warnings.append(Note(t.name, None, f"index {idx.name} renamed to {pg_name!r}"
+                                          " (name taken or too long)"))
+            tp.indexes.append(IndexPlan(name=idx.name, pg_name=pg_name, unique=idx.unique,
+                                        terms=terms, where=where, constraint=constraint))
+        for i, check in enumerate(t.checks, 1):
+            try:
+                pg = translate.expression(check, names)
+            except translate.NotPortable as e:
+                self.not_carried.append(Note(t.name, None, f"CHECK ({check}) is not carried "
+                                             f"over: {e}"))
+                continue
+            bool_cols = {c.pg_name for c in tp.columns if c.pg_type == "boolean"}
+            if any(translate.render(translate.sql.Identifier(b)) in pg for b in bool_cols):
+                self.not_carried.append(Note(t.name, None, f"CHECK ({check}) is not carried "
+                                             "over: it tests a column now typed boolean, "
+                                             "which the type enforces"))
+                continue
+            tp.checks.append((self.names.claim(f"{tp.pg_name}_check{i}"), pg))
+
+    def index_term(self, term: catalog_mod.IndexTerm, names: dict[str, str],
+                   tp: TablePlan) -> str:
+        if term.column is not None:
+            pg_col = names[term.column.lower()]
+            text = translate.render(translate.sql.Identifier(pg_col))
+            col = next(c for c in tp.columns if c.pg_name == pg_col)
+            if term.collation == "NOCASE":
+                if col.pg_type.split("(")[0] not in TEXT_TYPES:
+                    raise translate.NotPortable("COLLATE NOCASE on a non-text column")
+                text = f"lower({text})"
+            elif term.collation == "RTRIM":
+                raise translate.NotPortable("COLLATE RTRIM has no PostgreSQL equivalent")
+        else:
+            text = "(" + translate.expression(term.expression or "", names) + ")"
+        return text + (" DESC" if term.desc else "")
+
+    def plan_foreign_keys(self, t: Table, by_name: dict[str, TablePlan]) -> None:
+        tp = by_name[t.name]
+        for fk in t.foreign_keys:
+            parent = by_name.get(fk.ref_table)
+            label = f"foreign key ({', '.join(fk.columns)}) -> {fk.ref_table}"
+            if parent is None:
+                self.not_carried.append(Note(t.name, None, f"{label}: the parent table does not "
+                                             "exist in the source"))
+                continue
+            try:
+                cols = [tp.column(self._col(t, c)).pg_name for c in fk.columns]
+                pcat = self.cat.table(parent.name)
+                ref_cols = [parent.column(self._col(pcat, c)).pg_name for c in fk.ref_columns]
+            except KeyError:
+                self.not_carried.append(Note(t.name, None, f"{label}: a column does not exist"))
+                continue
+            if len(cols) != len(ref_cols):
+                self.not_carried.append(Note(t.name, None, f"{label}: the parent has no primary "
+                                             "key to refer to"))
+                continue
+            unique_sets = [set(parent.pk)] + [
+                {term.strip('"') for term in ix.terms} for ix in parent.indexes
+                if ix.unique and ix.where is None]
+            if set(ref_cols) not in [set(s) for s in unique_sets]:
+                self.not_carried.append(Note(t.name, None, f"{label}: the parent columns are not "
+                                             "a primary key or unique, which PostgreSQL requires"))
+                continue
+            types_child = [_family(tp.column(self._col(t, c)).pg_type) for c in fk.columns]
+            types_parent = [_family(parent.column(self._col(pcat, c)).pg_type)
+                            for c in fk.ref_columns]
+            if types_child != types_parent:
+                self.not_carried.append(Note(t.name, None, f"{label}: the column types differ "
+                                             f"({', '.join(types_child)} vs "
+                                             f"{', '.join(types_parent)})"))
+                continue
+            orphans, refs = profile_mod.orphan_count(self.conn, t, fk.columns, parent.name,
+                                                     fk.ref_columns)
+            fkp = ForeignKeyPlan(pg_name=self.names.claim(f"{tp.pg_name}_{'_'.join(cols)}_fkey"),
+                                 columns=cols, ref_table=parent.pg_name, ref_columns=ref_cols,
+                                 on_update=fk.on_update, on_delete=fk.on_delete,
+                                 deferrable=fk.deferrable, not_valid=bool(orphans))
+            if orphans:
+                label_rows = [f"{profile_mod.row_label(t)}={r}" for r in refs]
+                self.warnings.append(Note(t.name, None, f"{label}: {orphans} rows have no parent "
+                                          "(SQLite does not enforce foreign keys); the rows are "
+                                          "copied and the key is added NOT VALID", label_rows))
+            tp.foreign_keys.append(fkp)
+
+    @staticmethod
+    def _col(t: Table, name: str) -> str:
+        for c in t.columns:
+            if c.name.lower() == name.lower():
+                return c.name
+        raise KeyError(name)
+
+    # -- order --------------------------------------------------------------------------
+    def order(self, tables: list[TablePlan]) -> list[TablePlan]:
+        """Parents before children, from the tenant root; cycles broken by name."""
+        by_pg = {t.pg_name: t for t in tables}
+        parents = {t.pg_name: {fk.ref_table for fk in t.foreign_keys if fk.ref_table != t.pg_name}
+                   for t in tables}
+        incoming: dict[str, int] = {t.pg_name: 0 for t in tables}
+        for t in tables:
+            for p in parents[t.pg_name]:
+                incoming[p] += 1
+        roots = [t for t in tables if not parents[t.pg_name]]
+        root = max(roots, key=lambda t: (incoming[t.pg_name], -len(t.pg_name)), default=None)
+        if root is not None and incoming[root.pg_name]:
+            for t in tables:
+                for fk in t.foreign_keys:
+                    if fk.ref_table == root.pg_name and len(fk.columns) == 1 and t.pk:
+                        t.tenant_key = fk.columns[0]
+                        break
+        done: list[TablePlan] = []
+        seen: set[str] = set()
+        remaining = sorted(tables, key=lambda t: (t is not root, t.pg_name))
+        while remaining:
+            ready = [t for t in remaining if parents[t.pg_name] <= seen]
+            pick = ready[0] if ready else remaining[0]  # a cycle: FKs are added after the load
+            done.append(pick)
+            seen.add(pick.pg_name)
+            remaining.remove(pick)
+        del by_pg
+        return done
+
+    # -- views --------------------------------------------------------------------------
+    def plan_views(self, by_name: dict[str, TablePlan]) -> list[ViewPlan]:
+        names: dict[str, str] = {}
+        for tp in by_name.values():
+            names[tp.name.lower()] = tp.pg_name
+            for c in tp.columns:
+                names.setdefault(c.name.lower(), c.pg_name)
+        views = []
+        for v in self.cat.views:
+            toks = [t for t in _tokens_after_as(v.sql)]
+            if not toks:
+                continue
+            try:
+                body = _translate_select(toks, names)
+            except translate.NotPortable as e:
+                self.not_carried.append(Note(v.name, None, f"view is not carried over: {e}"))
+                continue
+            pg_name = self.names.claim(v.name)
+            names[v.name.lower()] = pg_name
+            stmt = f"CREATE VIEW {translate.render(translate.sql.Identifier(pg_name))} AS {body}"
+            views.append(ViewPlan(name=v.name, pg_name=pg_name, sql=stmt))
+        return views
+
+
+SELECT_WORDS = {"SELECT", "FROM", "WHERE", "GROUP", "BY", "HAVING", "ORDER", "LIMIT", "OFFSET",
+                "JOIN", "LEFT", "INNER", "OUTER", "CROSS", "ON", "USING", "UNION", "ALL",
+                "EXCEPT", "INTERSECT", "COUNT", "SUM", "MIN", "MAX", "AVG", "WITH"}
+
+
+def _tokens_after_as(text: str) -> list[Any]:
+    from transfer import sqltext
+
+    toks = sqltext.tokenize(text)
+    for k, t in enumerate(toks):
+        if t.upper == "AS":
+            return toks[k + 1 :]
+    return []
+
+
+def _translate_select(toks: list[Any], names: dict[str, str]) -> str:
+    """A view body, token by token: known names re-quoted, SQL words kept, others refused."""
+    out = []
+    aliases = set()
+    for k, t in enumerate(toks):
+        prev = toks[k - 1] if k else None
+        if prev is not None and prev.upper == "AS" and t.kind in ("word", "ident"):
+            aliases.add(t.name.lower())
+    for k, t in enumerate(toks):
+        nxt = toks[k + 1] if k + 1 < len(toks) else None
+        if t.kind in ("word", "ident"):
+            up = t.upper
+            is_call = (nxt is not None and nxt.kind == "lparen" and t.kind == "word"
+                       and up not in translate.KEYWORDS and up not in SELECT_WORDS - {
+                           "COUNT", "SUM", "MIN", "MAX", "AVG"})
+            if is_call and up in ("COUNT", "SUM", "MIN", "MAX", "AVG"):
+                out.append(up.lower())
+            elif is_call and up in translate.FUNCTIONS:
+                out.append(translate.FUNCTIONS[up])
+            elif is_call:
+                raise translate.NotPortable(f"function {t.text}() has no PostgreSQL equivalent")
+            elif t.kind == "word" and (up in SELECT_WORDS or up in translate.KEYWORDS):
+                out.append(up)
+            elif t.name.lower() in names:
+                out.append(translate.render(translate.sql.Identifier(names[t.name.lower()])))
+            elif t.name.lower() in aliases:
+                out.append(translate.render(translate.sql.Identifier(t.name)))
+            else:
+                raise translate.NotPortable(f"unknown name {t.text}")
+        elif t.kind == "op" and t.text == "==":
+            out.append("=")
+        elif t.kind == "op" and t.text in ("->", "->>", "/"):
+            raise translate.NotPortable(f"operator {t.text} differs in PostgreSQL")
+        else:
+            out.append(t.text)
+    text = " ".join(out)
+    return text.replace(" . ", ".").replace(" ,", ",").replace("( ", "(").replace(" )", ")")
+
+
+def _family(pg_type: str) -> str:
+    base = pg_type.split("(")[0]
+    if base in ("bigint", "integer", "smallint"):
+        return "integer"
+    if base in ("text", "varchar"):
+        return "text"
+    return base
+
+
+def _as_utc(q: str) -> str:
+    """Naive ISO text read as UTC: append 'Z' where no offset is written."""
+    return (f"CASE WHEN length({q}) > 19 AND (substr({q},-1) = 'Z' OR substr({q},-6,1) IN "
+            f"('+','-')) THEN {q} WHEN length({q}) = 10 THEN {q} || ' 00:00:00Z' "
+            f"ELSE {q} || 'Z' END")
+
+
+def _fallback_read(pg: str, q: str, classes: list[str]) -> tuple[str, str]:
+    if pg == "bigint":
+        return q, "int64"
+    if pg == "double precision":
+        return (f"CAST({q} AS REAL)" if "integer" in classes else q), "float64"
+    if pg == "bytea":
+        return (q if classes == ["blob"] else f"CAST({q} AS BLOB)"), "bytes"
+    if set(classes) <= {"text"}:
+        return q, "text"
+    return f"CAST({q} AS TEXT)", "text"
+
+
+def save_plan(plan: Plan, path: Path) -> None:
+    path.write_text(plan.to_json() + "\n", encoding="utf-8")
+
+
+def load_plan(path: Path) -> Plan:
+    try:
+        data = json.loads(path.read_text("utf-8"))
+    except OSError as e:
+        raise PlanError(f"cannot read plan file {path}: {e.strerror}; check the path.") from None
+    except json.JSONDecodeError as e:
+        raise PlanError(f"plan file {path} is not valid JSON ({e}); regenerate it with "
+                        "'sqlite2pg plan --output'.") from None
+    if data.get("format") != PLAN_FORMAT:
+        raise PlanError(f"plan file {path} has format {data.get('format')!r}, this version "
+                        f"reads {PLAN_FORMAT}; regenerate it with 'sqlite2pg plan --output'.")
+    try:
+        tables = []
+        for t in data["tables"]:
+            t = dict(t)
+            t["columns"] = [ColumnPlan(**c) for c in t["columns"]]
+            t["indexes"] = [IndexPlan(**i) for i in t["indexes"]]
+            t["foreign_keys"] = [ForeignKeyPlan(**f) for f in t["foreign_keys"]]
+            t["checks"] = [tuple(c) for c in t["checks"]]
+            tables.append(TablePlan(**t))
+        return Plan(format=PLAN_FORMAT, source=data["source"], tables=tables,
+                    views=[ViewPlan(**v) for v in data["views"]],
+                    blockers=[Note(**n) for n in data["blockers"]],
+                    warnings=[Note(**n) for n in data["warnings"]],
+                    not_carried=[Note(**n) for n in data["not_carried"]])
+    except (KeyError, TypeError) as e:
+        raise PlanError(f"plan file {path} is missing or has unexpected fields ({e}); "
+                        "regenerate it with 'sqlite2pg plan --output'.") from None

@@ -1,0 +1,31 @@
+"""Every default and the environment variable that overrides it, side by side."""
+
+from __future__ import annotations
+
+import os
+
+ENV_PREFIX = "SQLITE2PG_"
+
+
+def _int(name: str, default: int) -> int:
+    value = os.environ.get(ENV_PREFIX + name)
+    return int(value) if value else default
+
+
+# Rows per Arrow record batch read from SQLite and sent through COPY (bounds memory).
+BATCH_ROWS = _int("BATCH_ROWS", 65_536)
+# Tables loaded at the same time.
+JOBS = _int("JOBS", max(1, min(4, os.cpu_count() or 1)))
+# Rows profiled per table (0 = every row).
+SAMPLE_ROWS = _int("SAMPLE", 0)
+# Differing rows listed per table by verify.
+VERIFY_LIMIT = _int("VERIFY_LIMIT", 20)
+# Rows per checksum chunk in verify.
+VERIFY_CHUNK_ROWS = _int("VERIFY_CHUNK_ROWS", 50_000)
+# PostgreSQL's limits.
+PG_MAX_IDENTIFIER_BYTES = 63
+PG_MAX_COLUMNS = 1600
+# Name prefix of the staging schemas a run loads into before switching them in.
+STAGING_PREFIX = "sqlite2pg_staging_"
+# Name prefix of the schemas kept aside by --if-exists replace, for rollback.
+BACKUP_PREFIX = "sqlite2pg_old_"

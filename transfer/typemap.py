@@ -1,0 +1,129 @@
+"""Stage 2, type mapping: the one loader of ``type_maps/``.
+
+Rules are data (``type_maps/default.toml``); this module only reads them and finds the
+first rule matching a declared type. What the data then allows is decided in
+``transfer.plan`` from the profile.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from transfer.errors import PlanError
+
+KINDS = ("boolean", "integer", "real", "numeric", "text", "timestamp", "date", "json", "blob", "any")
+
+
+@dataclass(frozen=True)
+class Rule:
+    match: str
+    kind: str
+    pg: str
+    reason: str
+    examples: tuple[str, ...] = ()
+    source: str = "default"
+
+    def matches(self, base: str) -> bool:
+        return re.fullmatch(self.match, base, flags=re.IGNORECASE) is not None
+
+
+@dataclass(frozen=True)
+class Fallback:
+    classes: tuple[str, ...]  # e.g. ("integer+real", "real"), or ("*",)
+    pg: str
+    reason: str
+
+    def matches(self, found: str) -> bool:
+        return "*" in self.classes or found in self.classes
+
+
+@dataclass(frozen=True)
+class TypeMap:
+    rules: tuple[Rule, ...]
+    fallbacks: tuple[Fallback, ...]
+
+    def rule_for(self, declared: str) -> tuple[Rule, dict[str, int]]:
+        """The first rule matching ``declared`` and the declared parameters (n, p, s)."""
+        base, params = split_declared(declared)
+        for rule in self.rules:
+            if rule.matches(base):
+                return rule, params
+        raise PlanError(f"no type-map rule matches the declared type {declared!r}; "
+                        "add a catch-all rule (match = \".*\") to the type map.")
+
+    def fallback_for(self, classes: list[str]) -> Fallback:
+        found = "+".join(c for c in ("integer", "real", "text", "blob") if c in classes) or "none"
+        for fb in self.fallbacks:
+            if fb.matches(found):
+                return fb
+        raise PlanError(f"no fallback rule matches the storage classes {found}; "
+                        "add a catch-all fallback (classes = \"*\") to the type map.")
+
+
+_PARAMS = re.compile(r"\(\s*([+-]?\d+)\s*(?:,\s*([+-]?\d+)\s*)?\)")
+
+
+def split_declared(declared: str) -> tuple[str, dict[str, int]]:
+    """``"DECIMAL(10, 2)"`` -> ``("DECIMAL", {"n": 10, "p": 10, "s": 2})``."""
+    m = _PARAMS.search(declared)
+    params: dict[str, int] = {}
+    base = declared
+    if m:
+        first = int(m.group(1))
+        params = {"n": first, "p": first, "s": int(m.group(2) or 0)}
+        base = declared[: m.start()] + declared[m.end() :]
+    return " ".join(base.split()), params
+
+
+def render_pg(template: str, params: dict[str, int]) -> str:
+    """Fill {n}, {p}, {s}; a parameterised type without declared parameters loses them."""
+    if "{" not in template:
+        return template
+    if not params:
+        return re.sub(r"\(.*\)", "", template)
+    return template.format(**params)
+
+
+def _parse(data: dict[str, Any], source: str) -> tuple[list[Rule], list[Fallback]]:
+    rules = []
+    for i, r in enumerate(data.get("rule", []), 1):
+        try:
+            rule = Rule(match=str(r["match"]), kind=str(r["kind"]), pg=str(r.get("pg", "")),
+                        reason=str(r.get("reason", "")),
+                        examples=tuple(str(e) for e in r.get("example", [])), source=source)
+            re.compile(rule.match)
+        except (KeyError, re.error) as e:
+            raise PlanError(f"{source}: rule {i} is invalid ({e}); each rule needs 'match' "
+                            "(a regular expression) and 'kind'.") from None
+        if rule.kind not in KINDS:
+            raise PlanError(f"{source}: rule {i} has unknown kind {rule.kind!r}; use one of "
+                            f"{', '.join(KINDS)}.")
+        rules.append(rule)
+    fallbacks = [
+        Fallback(classes=tuple(str(f["classes"]).split("|")), pg=str(f["pg"]),
+                 reason=str(f.get("reason", "")))
+        for f in data.get("fallback", [])
+    ]
+    return rules, fallbacks
+
+
+def load_type_map(extra: Path | None = None) -> TypeMap:
+    """The default map, with the rules of ``extra`` (a user's file) tried first."""
+    text = resources.files("transfer.type_maps").joinpath("default.toml").read_text("utf-8")
+    rules, fallbacks = _parse(tomllib.loads(text), "default")
+    if extra is not None:
+        try:
+            data = tomllib.loads(extra.read_text("utf-8"))
+        except OSError as e:
+            raise PlanError(f"cannot read type map {extra}: {e.strerror}; check the path.") from None
+        except tomllib.TOMLDecodeError as e:
+            raise PlanError(f"type map {extra} is not valid TOML ({e}); fix the file.") from None
+        user_rules, user_fallbacks = _parse(data, str(extra))
+        rules = user_rules + rules
+        fallbacks = user_fallbacks + fallbacks
+    return TypeMap(tuple(rules), tuple(fallbacks))
