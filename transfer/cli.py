@@ -96,6 +96,102 @@ def plan(
         raise typer.Exit(int(ExitCode.DIFFERENCES))
 
 
+class IfExists(str, Enum):
+    fail = "fail"
+    replace = "replace"
+
+
+DsnOpt = Annotated[str, typer.Option("--to", help="PostgreSQL DSN: postgresql://user@host/db "
+                                     "or 'host=... dbname=...'; PG* variables and .pgpass apply.",
+                                     show_default=False)]
+
+
+@app.command()
+def run(
+    source: Source,
+    to: DsnOpt,
+    plan_file: Annotated[Path | None, typer.Option("--plan", help="Execute this reviewed plan "
+                                                   "file instead of planning afresh.")] = None,
+    target_schema: Annotated[str, typer.Option("--target-schema", help="Schema that receives "
+                                               "the tables.")] = "public",
+    if_exists: Annotated[IfExists, typer.Option("--if-exists", help="fail: refuse when tables "
+                                                "of the same names exist; replace: swap them "
+                                                "out into a dated schema.")] = IfExists.fail,
+    jobs: Annotated[int, typer.Option("--jobs", "-j", help="Parallel connections for "
+                                      "post-data.")] = JOBS,
+    include: Annotated[list[str] | None, typer.Option("--include", help="Only tables matching "
+                                                      "this glob (repeatable).")] = None,
+    exclude: Annotated[list[str] | None, typer.Option("--exclude", help="Skip tables matching "
+                                                      "this glob (repeatable).")] = None,
+    schema_only: Annotated[bool, typer.Option("--schema-only", help="Create the schema, copy "
+                                              "no rows.")] = False,
+    data_only: Annotated[bool, typer.Option("--data-only", help="Copy rows into existing "
+                                            "tables.")] = False,
+    report_file: Annotated[Path | None, typer.Option("--report", help="Write the summary as "
+                                                     "JSON to this file.")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only errors and the "
+                                        "summary.")] = False,
+    type_map: TypeMapOpt = None,
+    cast: CastOpt = None,
+    sample: SampleOpt = SAMPLE_ROWS,
+) -> None:
+    """Migrate SOURCE into PostgreSQL: schema, rows, keys, indexes; atomic.
+
+    Loads into a staging schema and switches it in at the end, so a failure leaves the
+    target as it was.
+    """
+    import json
+    import time
+
+    from transfer import pipeline
+    from transfer.typemap import load_type_map
+
+    if schema_only and data_only:
+        typer.echo("sqlite2pg: error: --schema-only and --data-only exclude each other; "
+                   "choose one.", err=True)
+        raise typer.Exit(int(ExitCode.USAGE))
+
+    def log(msg: str) -> None:
+        if not quiet:
+            typer.echo(msg, err=True)
+
+    try:
+        start = time.perf_counter()
+        log(f"STEP 1  plan {source}" + (f" (from {plan_file})" if plan_file else ""))
+        p = pipeline.plan_for_run(source, plan_file, type_map=load_type_map(type_map),
+                                  casts=_casts(cast), sample=sample, jobs=jobs)
+        planned = time.perf_counter() - start
+        opts = pipeline.RunOptions(dsn=to, target_schema=target_schema,
+                                   if_exists=if_exists.value, jobs=jobs,
+                                   include=include or [], exclude=exclude or [],
+                                   schema_only=schema_only, data_only=data_only)
+        result = pipeline.run(source, p, opts, log)
+    except TransferError as e:
+        _fail(e)
+        return
+    result.steps["plan"] = planned
+    result.steps["total"] = result.steps.get("total", 0.0) + planned
+    typer.echo(f"{'table':<32} {'rows':>10} {'MiB':>8} {'seconds':>8}")
+    for r in result.tables:
+        typer.echo(f"{r.table:<32} {r.rows:>10} {r.bytes / 2**20:>8.1f} {r.seconds:>8.2f}")
+    total_rows = sum(r.rows for r in result.tables)
+    typer.echo(f"{'total':<32} {total_rows:>10} "
+               f"{sum(r.bytes for r in result.tables) / 2**20:>8.1f} "
+               f"{result.steps['total']:>8.2f}")
+    typer.echo("steps: " + ", ".join(f"{k} {v:.2f} s" for k, v in result.steps.items()))
+    if result.backup_schema:
+        typer.echo(f"replaced tables were kept in schema {result.backup_schema}")
+    for n in p.not_carried:
+        log(f"not carried over: {n}")
+    if report_file is not None:
+        report = {"source": str(source), "target_schema": target_schema,
+                  "tables": [r.__dict__ for r in result.tables], "steps": result.steps,
+                  "backup_schema": result.backup_schema,
+                  "warnings": [str(w) for w in p.warnings],
+                  "not_carried": [str(n) for n in p.not_carried]}
+        report_file.write_text(json.dumps(report, indent=2) + "\n")
+
+
 def version_callback(value: bool) -> None:
     if value:
         typer.echo(f"sqlite2pg {__version__}")

@@ -289,7 +289,10 @@ class Planner:
         if forced:
             plan.reason = f"--cast {t.name}.{c.name}={forced}"
         if plan.decision:
-            self.warnings.append(Note(t.name, c.name, plan.decision))
+            rows = [r for rs in cp.fail_rows.values() for r in rs][:3]
+            if cp.invalid_utf8_example:
+                rows.insert(0, cp.invalid_utf8_example)
+            self.warnings.append(Note(t.name, c.name, plan.decision, rows))
         if c.is_generated:
             self.warnings.append(Note(t.name, c.name, f"generated column ({c.generated}) becomes "
                                       "a plain column holding the computed values"))
@@ -314,23 +317,16 @@ class Planner:
         if forced:
             return self.forced(forced, c, cp, t)
         if kind == "boolean" and preferred:
-            ints_ok = cp.n("integer") == cp.n("bool_int")
-            texts_ok = cp.n("text") == cp.n("bool_text")
-            if only <= {"integer", "text"} and ints_ok and texts_ok:
-                if cp.n("text"):
-                    sel = (f"CASE WHEN {q} IS NULL THEN NULL WHEN lower({q}) IN "
-                           f"('t','true','yes','y',1,'1') THEN 1 ELSE 0 END")
-                    return "boolean", sel, "bool", None
-                return "boolean", q, "bool", None
+            if only <= {"integer"} or only <= {"text"}:
+                if not only or cp.ok("bool"):
+                    return "boolean", q, "bool", None
         elif kind == "integer" and preferred:
             if only <= {"integer"}:
-                pg = preferred
-                lo, hi = INT_RANGES.get(pg, INT_RANGES["bigint"])
-                if cp.int_min is not None and (cp.int_min < lo or (cp.int_max or 0) > hi):
+                conv = {"smallint": "int16", "integer": "int32"}.get(preferred, "int64")
+                if conv != "int64" and only and not cp.ok(conv):
                     return "bigint", q, "int64", (f"declared {c.declared} but holds values from "
                                                   f"{cp.int_min} to {cp.int_max}: bigint")
-                conv = {"smallint": "int16", "integer": "int32"}.get(pg, "int64")
-                return pg, q, conv, None
+                return preferred, q, conv, None
         elif kind == "real" and preferred:
             if only <= {"integer", "real"} and not cp.n("int_beyond_double"):
                 sel = f"CAST({q} AS REAL)" if cp.n("integer") else q
@@ -352,36 +348,33 @@ class Planner:
                                                    f"to {cp.text_max_chars} characters: text")
                 return preferred, q, "text", None
         elif kind == "timestamp" and preferred:
-            if only <= {"text"} and cp.n("text"):
-                naive, offset = cp.n("ts_naive"), cp.n("ts_offset")
-                if naive == cp.n("text"):
-                    if preferred == "timestamptz":
-                        return "timestamptz", _as_utc(q), "timestamptz", None
-                    return "timestamp", q, "timestamp", None
-                if naive + offset == cp.n("text"):
-                    return ("timestamptz", _as_utc(q), "timestamptz",
-                            "holds ISO times with UTC offsets: timestamptz (naive values "
-                            "taken as UTC)" if naive else None)
-            elif only <= {"integer"} and cp.n("integer"):
-                lo, hi = cp.int_min or 0, cp.int_max or 0
-                if -62135596800 <= lo and hi <= 253402300799:
-                    pg = "timestamptz" if preferred == "timestamptz" else "timestamp"
-                    return (pg, q, f"epoch_{pg}",
-                            "holds epoch seconds: converted to the UTC "
-                            f"{'time' if pg == 'timestamptz' else 'wall time'}")
-            elif not only:
+            if not only:
                 return preferred, q, preferred, None
+            if only <= {"text"}:
+                if preferred == "timestamp" and cp.ok("timestamp"):
+                    return "timestamp", q, "timestamp", None
+                if cp.ok("timestamptz"):
+                    note = None if preferred == "timestamptz" else (
+                        "holds ISO times with UTC offsets: timestamptz (values without an "
+                        "offset are taken as UTC)")
+                    return "timestamptz", q, "timestamptz", note
+            elif only <= {"integer"}:
+                pg = "timestamptz" if preferred == "timestamptz" else "timestamp"
+                if cp.ok(f"epoch_{pg}"):
+                    return (pg, q, f"epoch_{pg}", "holds epoch seconds: converted to the UTC "
+                            f"{'time' if pg == 'timestamptz' else 'wall time'}")
         elif kind == "date" and preferred:
-            if only <= {"text"} and cp.n("date_iso") == cp.n("text"):
+            if only <= {"text"} and (not only or cp.ok("date")):
                 return "date", q, "date", None
         elif kind == "json" and preferred:
-            if only <= {"text"} and cp.n("json_valid") == cp.n("text") and not cp.n("json_nul"):
+            if only <= {"text"} and (not only or cp.ok("jsonb")):
                 return "jsonb", q, "jsonb", None
-            if only <= {"text"} and cp.n("json_valid") == cp.n("text"):
-                return "json", q, "text", "holds \\u0000, which jsonb rejects: json (kept as text)"
+            if only <= {"text"} and cp.ok("json"):
+                return "json", q, "text", ("holds \\u0000, which jsonb rejects: json "
+                                           "(kept as written)")
         elif kind == "blob" and preferred:
             if only <= {"blob"}:
-                return "bytea", f"CAST({q} AS BLOB)" if cp.n("text") else q, "bytes", None
+                return "bytea", q, "bytes", None
         # The preferred type cannot hold every value (or the kind is decided by the data).
         fb = self.type_map.fallback_for(classes)
         pg = fb.pg

@@ -1,18 +1,26 @@
-"""Stage 2b, profile: what the source really stores, one aggregate scan per table.
+"""Stage 2b, profile: what the source really stores, one scan per table.
 
-Every check is a named SQL predicate over one column (``PREDICATES``). The scan counts the
-rows matching each predicate the column's kind needs; when a count shows a problem, the
-same predicate finds example rows to name in the report. Texts holding bytes outside
-ASCII are decoded in Python to find invalid UTF-8 (SQLite does not check encodings).
+The scan reads the table as typed Arrow batches (``transfer.reader``) and tries on them the
+very conversions ``run`` will apply (``transfer.convert``), so the plan predicts what the
+copy accepts. A table whose columns mix storage classes cannot be read that way; it is
+profiled with named SQL predicates instead (``PREDICATES``), one aggregate scan counting
+the rows matching each predicate the column's kind needs. Either way, a problem is named
+with example rows.
 """
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from transfer import convert, reader
 from transfer import source as source_mod
 from transfer.catalog import Catalog, Table
 from transfer.errors import SourceError
@@ -67,6 +75,11 @@ class ColumnProfile:
     invalid_utf8: int = 0
     invalid_utf8_example: str | None = None  # row identifier
     numeric_fit: int | None = None  # values fitting the declared numeric(p,s)
+    fits: dict[str, bool] = field(default_factory=dict)  # conversion name -> every value fits
+    fail_rows: dict[str, list[str]] = field(default_factory=dict)  # conversion -> example rows
+
+    def ok(self, conversion: str) -> bool:
+        return self.fits.get(conversion, False)
 
     def n(self, name: str) -> int:
         return self.counts.get(name, 0)
@@ -99,6 +112,7 @@ class TableProfile:
     columns: dict[str, ColumnProfile]
     rowid_max: int | None = None
     pk_nulls: int = 0
+    method: str = "arrow"  # or "sql" for tables mixing storage classes
 
 
 def row_ref(table: Table) -> str:
@@ -154,7 +168,7 @@ def profile_table(conn: sqlite3.Connection, table: Table, kinds: dict[str, str],
         src = f"(SELECT * FROM {src} LIMIT {int(sample)})"
     exprs = ["count(*)"]
     slots: list[tuple[str, str]] = []
-    cols = [c for c in table.columns if not c.is_generated]
+    cols = list(table.columns)
     for col in cols:
         c = quote_ident(col.name)
         for name in needed_predicates(kinds[col.name]):
@@ -207,7 +221,158 @@ def profile_table(conn: sqlite3.Connection, table: Table, kinds: dict[str, str],
         cp = profile.columns[col.name]
         if cp.n("text_non_ascii"):
             _check_utf8(conn, table, col.name, cp, sample)
+        _fits_from_counts(cp)
+    profile.method = "sql"
     return profile
+
+
+def _fits_from_counts(cp: ColumnProfile) -> None:
+    """The SQL path's estimate of which conversions fit (Arrow stays the judge at run)."""
+    only = set(cp.classes)
+    text = cp.n("text")
+    lo, hi = cp.int_min, cp.int_max
+    cp.fits["bool"] = (only <= {"integer", "text"} and cp.n("integer") == cp.n("bool_int")
+                       and text == cp.n("bool_text"))
+    if only == {"integer"} and lo is not None and hi is not None:
+        cp.fits["int16"] = -(2**15) <= lo and hi < 2**15
+        cp.fits["int32"] = -(2**31) <= lo and hi < 2**31
+        cp.fits["epoch_timestamp"] = cp.fits["epoch_timestamptz"] = (
+            convert.EPOCH_MIN <= lo and hi <= convert.EPOCH_MAX)
+    if only == {"text"}:
+        cp.fits["timestamp"] = cp.n("ts_naive") == text
+        cp.fits["timestamptz"] = cp.n("ts_naive") + cp.n("ts_offset") == text
+        cp.fits["date"] = cp.n("date_iso") == text
+        cp.fits["jsonb"] = cp.n("json_valid") == text and not cp.n("json_nul")
+        cp.fits["json"] = cp.n("json_valid") == text
+
+
+# Conversions tried on text columns of each kind (see transfer.convert).
+TEXT_TRIALS = {"timestamp": ["timestamp", "timestamptz"], "date": ["date"],
+               "boolean": ["bool"], "json": ["jsonb"]}
+ARROW_CLASS = {"integer": pa.int64(), "real": pa.float64(), "text": pa.string(),
+               "blob": pa.binary()}
+
+
+def profile_table_arrow(path: Path, conn: sqlite3.Connection, table: Table,
+                        kinds: dict[str, str], numeric: dict[str, tuple[int, int]],
+                        sample: int = 0) -> TableProfile:
+    """Profile from typed Arrow batches; raises ``reader.MixedTypes`` for mixed columns."""
+    cols = list(table.columns)
+    exprs: list[tuple[str, str]] = []
+    for col in cols:
+        q = quote_ident(col.name)
+        first = conn.execute(f"SELECT typeof({q}) FROM {quote_ident(table.name)} "
+                             f"WHERE {q} IS NOT NULL LIMIT 1").fetchone()
+        exprs.append((q, first[0] if first else "integer"))
+    has_rowid = not table.without_rowid
+    if has_rowid:
+        exprs.append(("rowid", "integer"))
+    query = reader.typed_query(table.name, exprs)
+    if sample:
+        query += f" LIMIT {int(sample)} + {{sentinels}}"
+    profs = {c.name: ColumnProfile() for c in cols}
+    rows = 0
+    rowid_max: int | None = None
+    label = row_label(table)
+    with contextlib.closing(reader.connect(path)) as aconn:
+        for batch in reader.batches(aconn, query):
+            ids = batch.column(len(cols)) if has_rowid else None
+            for i, col in enumerate(cols):
+                _profile_array(batch.column(i), profs[col.name], kinds[col.name], ids, rows,
+                               label)
+            if ids is not None and len(ids):
+                top = pc.max(ids).as_py()
+                rowid_max = top if rowid_max is None or top > rowid_max else rowid_max
+            rows += batch.num_rows
+    profile = TableProfile(rows=rows, sampled=bool(sample), columns=profs, rowid_max=rowid_max)
+    for col, (_q, cls) in zip(cols, exprs, strict=False):
+        cp = profs[col.name]
+        cp.counts["null"] = rows - cp.non_null
+        kind = kinds[col.name]
+        if cls == "real" and cp.n("real"):
+            # A DOUBLE column takes integers silently: find those a double cannot hold.
+            big = conn.execute(f"SELECT count(*) FROM {quote_ident(table.name)} WHERE "
+                               f"{predicate('int_beyond_double', col.name)}").fetchone()[0]
+            if big:
+                cp.counts["int_beyond_double"] = big
+                cp.counts["integer"] = big
+        if kind == "json" and cp.n("text"):
+            cp.counts["json_valid"] = conn.execute(
+                f"SELECT count(*) FROM {quote_ident(table.name)} WHERE "
+                f"{predicate('json_valid', col.name)}").fetchone()[0]
+            cp.fits["json"] = cp.n("json_valid") == cp.n("text")
+            cp.fits["jsonb"] = cp.fits["json"] and cp.fits.get("jsonb", False)
+        if col.name in numeric:
+            p, s = numeric[col.name]
+            cp.numeric_fit = conn.execute(
+                f"SELECT count(*) FROM {quote_ident(table.name)} WHERE "
+                f"{numeric_fit_sql(col.name, p, s)}").fetchone()[0]
+    pk_null_cols = [c for c in table.pk if table.rowid_alias != c]
+    if pk_null_cols:
+        cond = " OR ".join(f"{quote_ident(c)} IS NULL" for c in pk_null_cols)
+        profile.pk_nulls = conn.execute(
+            f"SELECT count(*) FROM {quote_ident(table.name)} WHERE {cond}").fetchone()[0]
+    return profile
+
+
+def _profile_array(arr: pa.Array, cp: ColumnProfile, kind: str, ids: pa.Array | None,
+                   offset: int, label: str) -> None:
+    valid = len(arr) - arr.null_count
+    if not valid:
+        return
+    typ = arr.type
+
+    def note(conversion: str, fn: Callable[[pa.Array], pa.Array]) -> None:
+        if not cp.fits.get(conversion, True):
+            return  # already failed in an earlier batch
+        bad = convert.first_failure(fn, arr)
+        if bad is None:
+            cp.fits[conversion] = True
+            return
+        cp.fits[conversion] = False
+        ref = ids[bad].as_py() if ids is not None else offset + bad + 1
+        cp.fail_rows.setdefault(conversion, []).append(f"{label}={ref}")
+
+    if pa.types.is_integer(typ):
+        cp.counts["integer"] = cp.n("integer") + valid
+        lo, hi = (v.as_py() for v in pc.min_max(arr).values())
+        cp.int_min = lo if cp.int_min is None else min(cp.int_min, lo)
+        cp.int_max = hi if cp.int_max is None else max(cp.int_max, hi)
+        cp.fits["int16"] = -(2**15) <= cp.int_min and cp.int_max < 2**15
+        cp.fits["int32"] = -(2**31) <= cp.int_min and cp.int_max < 2**31
+        epoch = convert.EPOCH_MIN <= cp.int_min and cp.int_max <= convert.EPOCH_MAX
+        cp.fits["epoch_timestamp"] = cp.fits["epoch_timestamptz"] = epoch
+        if cp.int_min < -(2**53) or cp.int_max > 2**53:
+            cp.counts["int_beyond_double"] = 1
+        if kind == "boolean":
+            note("bool", convert.to_bool)
+    elif pa.types.is_floating(typ):
+        cp.counts["real"] = cp.n("real") + valid
+        cp.counts["real_infinite"] = cp.n("real_infinite") + pc.sum(pc.is_inf(arr)).as_py()
+    elif pa.types.is_binary(typ) or pa.types.is_large_binary(typ):
+        cp.counts["blob"] = cp.n("blob") + valid
+    else:
+        cp.counts["text"] = cp.n("text") + valid
+        try:
+            arr.validate(full=True)
+        except pa.ArrowInvalid:
+            for i, raw in enumerate(arr.cast(pa.binary()).to_pylist()):
+                if raw is None:
+                    continue
+                try:
+                    raw.decode("utf-8")
+                except UnicodeDecodeError:
+                    cp.invalid_utf8 += 1
+                    if cp.invalid_utf8_example is None:
+                        ref = ids[i].as_py() if ids is not None else offset + i + 1
+                        cp.invalid_utf8_example = f"{label}={ref}"
+            return
+        nul = pc.sum(pc.match_substring(arr, "\x00")).as_py() or 0
+        cp.counts["text_nul"] = cp.n("text_nul") + nul
+        longest = pc.max(pc.utf8_length(arr)).as_py()
+        cp.text_max_chars = max(cp.text_max_chars or 0, longest or 0)
+        for conversion in TEXT_TRIALS.get(kind, []):
+            note(conversion, convert.converter(conversion))
 
 
 def _check_utf8(conn: sqlite3.Connection, table: Table, column: str, cp: ColumnProfile,
@@ -261,12 +426,17 @@ def profile_all(path: Path, catalog: Catalog, kinds: dict[str, dict[str, str]],
 
     def one(table: Table) -> tuple[str, TableProfile]:
         conn = source_mod.open_source(path)
+        args = (table, kinds[table.name], numeric.get(table.name, {}), sample)
         try:
-            return table.name, profile_table(conn, table, kinds[table.name],
-                                             numeric.get(table.name, {}), sample)
+            try:
+                return table.name, profile_table_arrow(path, conn, *args)
+            except reader.MixedTypes:
+                return table.name, profile_table(conn, *args)
+        except sqlite3.DatabaseError as e:
+            raise source_mod.describe_sqlite_error(path, e) from None
         finally:
             conn.close()
 
-    tables = sorted(catalog.tables, key=lambda t: -len(t.columns))
+    tables = sorted(catalog.tables, key=lambda t: -(t.columns and len(t.columns) or 0))
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         return dict(pool.map(one, tables))

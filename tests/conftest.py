@@ -1,0 +1,110 @@
+"""Test fixtures: a real PostgreSQL server, never a mock.
+
+The server is, in order: ``SQLITE2PG_TEST_DSN``; a throwaway cluster started from the
+local server binaries; a testcontainers PostgreSQL when a Docker daemon answers. Under CI
+(``CI`` set) a missing server fails the run instead of skipping.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import sqlite3
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from psycopg import sql
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "scripts"))
+
+import make_fixture  # noqa: E402
+import pgcluster  # noqa: E402
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--update-golden", action="store_true",
+                     help="rewrite tests/golden/*.sql from the current output")
+
+
+@pytest.fixture(scope="session")
+def update_golden(request: pytest.FixtureRequest) -> bool:
+    return bool(request.config.getoption("--update-golden"))
+
+
+def _docker_dsn() -> tuple[str, object] | None:
+    try:
+        import docker  # type: ignore[import-untyped]
+
+        docker.from_env().ping()
+        from testcontainers.postgres import PostgresContainer  # type: ignore[import-untyped]
+    except Exception:
+        return None
+    container = PostgresContainer("postgres:16")
+    container.start()
+    url = container.get_connection_url().replace("postgresql+psycopg2://", "postgresql://")
+    return url, container
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[str]:
+    dsn = os.environ.get("SQLITE2PG_TEST_DSN")
+    if dsn:
+        yield dsn
+        return
+    if pgcluster.find_bindir() is not None:
+        base = Path(tempfile.mkdtemp(prefix="sqlite2pg-pg-"))
+        try:
+            yield pgcluster.start(base)
+        finally:
+            pgcluster.stop(base)
+        return
+    found = _docker_dsn()
+    if found is not None:
+        url, container = found
+        try:
+            yield url
+        finally:
+            container.stop()  # type: ignore[attr-defined]
+        return
+    message = ("no PostgreSQL server: set SQLITE2PG_TEST_DSN, install the server binaries "
+               "(apt-get install postgresql) or start Docker")
+    if os.environ.get("CI"):
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+@pytest.fixture
+def pg_dsn(pg_server: str) -> Iterator[str]:
+    """A fresh, empty database for one test."""
+    name = f"t_{secrets.token_hex(6)}"
+    with psycopg.connect(pg_server, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    info = psycopg.conninfo.conninfo_to_dict(pg_server)
+    info["dbname"] = name
+    yield psycopg.conninfo.make_conninfo("", **info)
+    with psycopg.connect(pg_server, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+def build_db(path: Path, script: str) -> Path:
+    conn = sqlite3.connect(path)
+    conn.executescript(script)
+    conn.commit()
+    conn.close()
+    return path
+
+
+@pytest.fixture(scope="session")
+def saas_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("saas") / "saas.db"
+    make_fixture.build(path, scale=0.01)
+    return path
+
+
+def edge_schemas() -> list[Path]:
+    return sorted((ROOT / "schemas" / "edge").glob("*.sql"))

@@ -1,0 +1,85 @@
+"""Command-line behaviour: one clear sentence and an exit code for bad input, never a
+traceback; plan's exit code reflects blockers."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import build_db
+
+
+def sqlite2pg(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "transfer", *args], capture_output=True,
+                          text=True, timeout=120)
+
+
+def assert_one_sentence(proc: subprocess.CompletedProcess[str], code: int, *words: str) -> None:
+    assert proc.returncode == code, proc.stderr
+    assert "Traceback" not in proc.stderr + proc.stdout
+    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1, proc.stderr
+    for w in words:
+        assert w in lines[0]
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    assert_one_sentence(sqlite2pg("plan", str(tmp_path / "nope.db")), 2, "no such file")
+
+
+def test_not_sqlite(tmp_path: Path) -> None:
+    f = tmp_path / "x.db"
+    f.write_text("hello, I am text\n" * 20)
+    assert_one_sentence(sqlite2pg("plan", str(f)), 2, "not a SQLite 3 database")
+
+
+def test_empty_file(tmp_path: Path) -> None:
+    f = tmp_path / "x.db"
+    f.write_bytes(b"")
+    assert_one_sentence(sqlite2pg("plan", str(f)), 2, "empty")
+
+
+def test_truncated_file(tmp_path: Path, saas_db: Path) -> None:
+    f = tmp_path / "cut.db"
+    f.write_bytes(saas_db.read_bytes()[: 64 * 1024])
+    assert_one_sentence(sqlite2pg("plan", str(f)), 2, "truncated")
+
+
+def test_directory(tmp_path: Path) -> None:
+    assert_one_sentence(sqlite2pg("plan", str(tmp_path)), 2, "directory")
+
+
+def test_bad_dsn_hides_password(tmp_path: Path, saas_db: Path) -> None:
+    proc = sqlite2pg("run", str(saas_db), "--to",
+                     "postgresql://bob:s3cret-pw@127.0.0.1:1/db", "-q")
+    assert_one_sentence(proc, 2, "cannot connect")
+    assert "s3cret-pw" not in proc.stderr + proc.stdout
+
+
+def test_wide_table_is_a_blocker(tmp_path: Path) -> None:
+    cols = ", ".join(f"c{i} INTEGER" for i in range(1601))
+    db = build_db(tmp_path / "wide.db", f"CREATE TABLE wide_one (id INTEGER PRIMARY KEY, {cols});"
+                                        "CREATE TABLE fine (id INTEGER PRIMARY KEY);")
+    proc = sqlite2pg("plan", str(db))
+    assert proc.returncode == 1
+    assert "wide_one: has 1602 columns" in proc.stdout
+    assert "Traceback" not in proc.stderr
+
+
+def test_bad_cast_is_usage_error(saas_db: Path) -> None:
+    assert_one_sentence(sqlite2pg("plan", str(saas_db), "--cast", "nonsense"), 64, "--cast")
+
+
+@pytest.mark.parametrize("fmt", ["text", "sql", "json"])
+def test_plan_formats(saas_db: Path, fmt: str) -> None:
+    proc = sqlite2pg("plan", str(saas_db), "--format", fmt)
+    assert proc.returncode == 0, proc.stderr
+    assert "api_logs" in proc.stdout
+
+
+def test_version() -> None:
+    proc = sqlite2pg("--version")
+    assert proc.returncode == 0 and proc.stdout.startswith("sqlite2pg ")

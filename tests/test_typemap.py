@@ -1,0 +1,48 @@
+"""Table-driven test generated from type_maps/default.toml: every example declared type is
+matched by the rule that lists it (first match wins), and unknown names never fail."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from transfer.typemap import load_type_map, split_declared
+
+ROOT = Path(__file__).resolve().parent.parent
+RULES = tomllib.loads((ROOT / "type_maps" / "default.toml").read_text())["rule"]
+CASES = [(example, i) for i, rule in enumerate(RULES) for example in rule.get("example", [])]
+
+
+@pytest.mark.parametrize(("declared", "rule_index"), CASES)
+def test_example_matches_its_rule(declared: str, rule_index: int) -> None:
+    rule, _params = load_type_map().rule_for(declared)
+    expected = RULES[rule_index]
+    assert (rule.match, rule.kind, rule.pg) == (expected["match"], expected["kind"],
+                                                 expected.get("pg", ""))
+
+
+def test_every_rule_has_an_example_and_a_reason() -> None:
+    for rule in RULES:
+        assert rule.get("example"), rule["match"]
+        assert rule.get("reason"), rule["match"]
+
+
+@pytest.mark.parametrize("declared", ["", "WHATEVER", "x(1,2,3)", "ünïcode", "INT PRIMARY"])
+def test_unknown_names_never_fail(declared: str) -> None:
+    load_type_map().rule_for(declared)
+
+
+def test_parameters_are_split() -> None:
+    assert split_declared("DECIMAL( 10 , 2 )") == ("DECIMAL", {"n": 10, "p": 10, "s": 2})
+    assert split_declared("varchar(255)") == ("varchar", {"n": 255, "p": 255, "s": 0})
+    assert split_declared("unsigned   big int") == ("unsigned big int", {})
+
+
+def test_user_rules_come_first(tmp_path: Path) -> None:
+    extra = tmp_path / "map.toml"
+    extra.write_text('[[rule]]\nmatch = "DATETIME"\nkind = "text"\npg = "text"\n'
+                     'reason = "keep as written"\n')
+    rule, _ = load_type_map(extra).rule_for("DATETIME")
+    assert rule.pg == "text" and rule.source == str(extra)

@@ -1,0 +1,190 @@
+"""Arrow conversions from what SQLite yields to what binary COPY sends, in bulk.
+
+One function per plan ``convert`` name. The copier applies them to every batch; the
+profile tries the same functions on the same batches, so ``plan`` predicts exactly what
+``run`` will accept. Every conversion is checked: a value that does not convert raises
+``ConversionError`` (never a silent NULL, truncation or rounding).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+
+class ConversionError(Exception):
+    """A value that the conversion cannot carry exactly."""
+
+
+BOOL_TEXT = {"t": True, "true": True, "yes": True, "y": True, "1": True,
+             "f": False, "false": False, "no": False, "n": False, "0": False}
+_OFFSET = r"(Z|[+-][0-9][0-9](:?[0-9][0-9])?)$"
+EPOCH_MIN, EPOCH_MAX = -62135596800, 253402300799  # 0001-01-01 .. 9999-12-31 UTC
+
+
+def _checked(fn: Callable[[pa.Array], pa.Array]) -> Callable[[pa.Array], pa.Array]:
+    def run(arr: pa.Array) -> pa.Array:
+        try:
+            return fn(arr)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError) as e:
+            raise ConversionError(str(e).splitlines()[0]) from None
+
+    return run
+
+
+@_checked
+def to_int64(arr: pa.Array) -> pa.Array:
+    return pc.cast(arr, pa.int64())
+
+
+@_checked
+def to_int32(arr: pa.Array) -> pa.Array:
+    return pc.cast(arr, pa.int32())
+
+
+@_checked
+def to_int16(arr: pa.Array) -> pa.Array:
+    return pc.cast(arr, pa.int16())
+
+
+@_checked
+def to_float64(arr: pa.Array) -> pa.Array:
+    if pa.types.is_integer(arr.type):
+        lo, hi = pc.min_max(arr).values()
+        if lo.is_valid and (lo.as_py() < -(2**53) or hi.as_py() > 2**53):
+            raise ConversionError("an integer beyond 2^53 has no exact double")
+    return pc.cast(arr, pa.float64())
+
+
+@_checked
+def to_bool(arr: pa.Array) -> pa.Array:
+    if pa.types.is_integer(arr.type):
+        if not pc.all(pc.is_in(arr.drop_null(), pa.array([0, 1], arr.type))).as_py() \
+                and len(arr.drop_null()):
+            raise ConversionError("an integer other than 0 and 1")
+        return pc.not_equal(arr, 0)
+    lowered = pc.utf8_lower(arr)
+    keys = pa.array(list(BOOL_TEXT), pa.string())
+    idx = pc.index_in(lowered, value_set=keys)
+    if idx.null_count != arr.null_count:
+        raise ConversionError("a text that is not a boolean word")
+    values = pa.array(list(BOOL_TEXT.values()), pa.bool_())
+    return pc.take(values, idx)
+
+
+@_checked
+def to_text(arr: pa.Array) -> pa.Array:
+    if pa.types.is_binary(arr.type):
+        arr = pc.cast(arr, pa.string())  # validates UTF-8
+    arr.validate(full=True)  # invalid UTF-8 read from SQLite raises here
+    if len(arr) and pc.any(pc.match_substring(arr, "\x00")).as_py():
+        raise ConversionError("a NUL byte, which PostgreSQL text cannot hold")
+    return arr
+
+
+@_checked
+def to_bytes(arr: pa.Array) -> pa.Array:
+    return pc.cast(arr, pa.binary())
+
+
+@_checked
+def to_timestamp(arr: pa.Array) -> pa.Array:
+    if len(arr) and pc.any(pc.match_substring_regex(arr, _OFFSET)).as_py():
+        raise ConversionError("a time with a UTC offset in a timestamp-without-time-zone column")
+    return pc.cast(arr, pa.timestamp("us"))
+
+
+@_checked
+def to_timestamptz(arr: pa.Array) -> pa.Array:
+    """ISO text with offsets; naive values are read as UTC."""
+    has_offset = pc.match_substring_regex(arr, _OFFSET)
+    date_only = pc.equal(pc.utf8_length(arr), 10)
+    fixed = pc.if_else(has_offset, arr, pc.if_else(
+        date_only, pc.binary_join_element_wise(arr, " 00:00:00Z", ""),
+        pc.binary_join_element_wise(arr, "Z", "")))
+    return pc.cast(fixed, pa.timestamp("us", tz="UTC"))
+
+
+def _epoch(arr: pa.Array, tz: str | None) -> pa.Array:
+    if len(arr.drop_null()):
+        lo, hi = pc.min_max(arr).values()
+        if lo.as_py() < EPOCH_MIN or hi.as_py() > EPOCH_MAX:
+            raise ConversionError("an epoch value outside the years 1-9999")
+    micros = pc.multiply_checked(pc.cast(arr, pa.int64()), 1_000_000)
+    return pc.cast(micros, pa.timestamp("us", tz=tz))
+
+
+@_checked
+def to_epoch_timestamp(arr: pa.Array) -> pa.Array:
+    return _epoch(arr, None)
+
+
+@_checked
+def to_epoch_timestamptz(arr: pa.Array) -> pa.Array:
+    return _epoch(arr, "UTC")
+
+
+@_checked
+def to_date(arr: pa.Array) -> pa.Array:
+    if len(arr) and not pc.all(pc.match_substring_regex(arr.drop_null(),
+                                                        r"^\d{4}-\d\d-\d\d$")).as_py():
+        raise ConversionError("a date that is not YYYY-MM-DD")
+    return pc.cast(arr, pa.date32())
+
+
+@_checked
+def to_jsonb(arr: pa.Array) -> pa.Array:
+    """jsonb's binary format is a version byte (1) and the JSON text."""
+    if len(arr) and pc.any(pc.match_substring(arr, "\\u0000")).as_py():
+        raise ConversionError("\\u0000 in JSON, which jsonb rejects")
+    return pc.binary_join_element_wise(pa.scalar(b"\x01"), pc.cast(arr, pa.binary()),
+                                       pa.scalar(b""))
+
+
+def to_decimal(precision: int, scale: int) -> Callable[[pa.Array], pa.Array]:
+    @_checked
+    def run(arr: pa.Array) -> pa.Array:
+        typ = pa.decimal128(precision, scale) if precision <= 38 else pa.decimal256(
+            precision, scale)
+        return pc.cast(arr, typ)
+
+    return run
+
+
+CONVERTERS: dict[str, Callable[[pa.Array], pa.Array]] = {
+    "int64": to_int64, "int32": to_int32, "int16": to_int16, "float64": to_float64,
+    "bool": to_bool, "text": to_text, "bytes": to_bytes, "timestamp": to_timestamp,
+    "timestamptz": to_timestamptz, "epoch_timestamp": to_epoch_timestamp,
+    "epoch_timestamptz": to_epoch_timestamptz, "date": to_date, "jsonb": to_jsonb,
+}
+
+
+def converter(name: str) -> Callable[[pa.Array], pa.Array]:
+    m = re.fullmatch(r"decimal\((\d+),(\d+)\)", name)
+    if m:
+        return to_decimal(int(m.group(1)), int(m.group(2)))
+    try:
+        return CONVERTERS[name]
+    except KeyError:
+        raise ConversionError(f"unknown conversion {name!r}") from None
+
+
+def first_failure(fn: Callable[[pa.Array], pa.Array], arr: pa.Array) -> int | None:
+    """Index of a value ``fn`` rejects (bisecting, O(log n) calls), or None."""
+    try:
+        fn(arr)
+        return None
+    except ConversionError:
+        pass
+    lo, hi = 0, len(arr)
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        try:
+            fn(arr.slice(lo, mid - lo))
+            lo = mid
+        except ConversionError:
+            hi = mid
+    return lo

@@ -1,0 +1,217 @@
+"""Stage 4, copier: rows from SQLite to PostgreSQL as Arrow batches through binary COPY.
+
+One reader thread reads every table inside a single SQLite read transaction (one
+consistent snapshot, even while the application writes), in plan order, in batches of
+bounded size. Each batch is converted in bulk (``transfer.convert``) and handed through a
+bounded queue to the writer, which streams it into PostgreSQL with the ADBC driver's
+binary COPY. Memory is bounded by batch size times queue depth, whatever the table size.
+"""
+
+from __future__ import annotations
+
+import queue
+import re
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import adbc_driver_postgresql.dbapi as adbc_pg
+import pyarrow as pa
+
+from transfer import convert, reader, target
+from transfer.errors import DataError, TargetError
+from transfer.plan import ColumnPlan, TablePlan
+from transfer.settings import BATCH_ROWS
+
+QUEUE_DEPTH = 4
+_DONE = object()  # the table is complete
+_FAILED = object()  # the reader failed; its error is in Copier.error
+
+WIRE_TYPES: dict[str, pa.DataType] = {
+    "int64": pa.int64(), "int32": pa.int32(), "int16": pa.int16(), "float64": pa.float64(),
+    "bool": pa.bool_(), "text": pa.string(), "bytes": pa.binary(),
+    "timestamp": pa.timestamp("us"), "timestamptz": pa.timestamp("us", tz="UTC"),
+    "epoch_timestamp": pa.timestamp("us"), "epoch_timestamptz": pa.timestamp("us", tz="UTC"),
+    "date": pa.date32(), "jsonb": pa.binary(),
+}
+SOURCE_CLASS = {"int64": "integer", "int32": "integer", "int16": "integer", "float64": "real",
+                "bytes": "blob", "epoch_timestamp": "integer", "epoch_timestamptz": "integer"}
+
+
+def wire_type(conv: str) -> pa.DataType:
+    m = re.fullmatch(r"decimal\((\d+),(\d+)\)", conv)
+    if m:
+        p, s = int(m.group(1)), int(m.group(2))
+        return pa.decimal128(p, s) if p <= 38 else pa.decimal256(p, s)
+    return WIRE_TYPES[conv]
+
+
+def source_class(col: ColumnPlan) -> str:
+    if col.convert == "bool":
+        return "text" if col.storage.get("text") else "integer"
+    return SOURCE_CLASS.get(col.convert, "text")
+
+
+@dataclass
+class TableResult:
+    table: str
+    rows: int = 0
+    bytes: int = 0
+    seconds: float = 0.0
+
+
+def table_query(t: TablePlan) -> str:
+    exprs = [(c.select, source_class(c)) for c in t.columns]
+    return reader.typed_query(t.name, exprs, order_by=t.order_by)
+
+
+def _convert_batch(t: TablePlan, batch: pa.RecordBatch, schema: pa.Schema,
+                   converters: list[Callable[[pa.Array], pa.Array]], offset: int) -> pa.RecordBatch:
+    arrays = []
+    for i, (col, fn) in enumerate(zip(t.columns, converters, strict=True)):
+        arr = batch.column(i)
+        try:
+            arrays.append(fn(arr))
+        except convert.ConversionError as e:
+            bad = convert.first_failure(fn, arr)
+            row = offset + (bad or 0) + 1
+            value = arr[bad].as_py() if bad is not None else None
+            raise DataError(
+                f"table {t.name!r}, column {col.name!r}, row {row} of the copy "
+                f"({_row_key(t, batch, bad)}): value {str(value)[:80]!r} cannot be carried as "
+                f"{col.pg_type}: {e}; fix the value or override the type with --cast "
+                f"{t.name}.{col.name}=text.") from None
+    return pa.RecordBatch.from_arrays(arrays, schema=schema)
+
+
+def _row_key(t: TablePlan, batch: pa.RecordBatch, index: int | None) -> str:
+    if index is None or not t.pk:
+        return "no primary key"
+    parts = []
+    for pk in t.pk:
+        for i, c in enumerate(t.columns):
+            if c.pg_name == pk:
+                parts.append(f"{c.name}={batch.column(i)[index].as_py()!r}")
+    return ", ".join(parts)
+
+
+class Copier:
+    """Reads every table in one SQLite snapshot and COPYs it into ``schema``."""
+
+    def __init__(self, source_path: Path, dsn: str, schema: str, tables: list[TablePlan],
+                 batch_rows: int = BATCH_ROWS,
+                 progress: Callable[[str, int], None] | None = None) -> None:
+        self.source_path = source_path
+        self.dsn = dsn
+        self.schema = schema
+        self.tables = tables
+        self.batch_rows = batch_rows
+        self.progress = progress or (lambda _t, _n: None)
+        self.queues: dict[str, queue.Queue[object]] = {
+            t.name: queue.Queue(maxsize=QUEUE_DEPTH) for t in tables}
+        self.error: BaseException | None = None
+        self.stop = threading.Event()
+
+    def _read_all(self) -> None:
+        try:
+            with reader.connect(self.source_path) as conn:
+                cur = conn.cursor()
+                cur.execute("SELECT 1")  # opens the read transaction: one snapshot for all
+                cur.fetchall()
+                for t in self.tables:
+                    self._read_table(conn, t)
+        except BaseException as e:  # handed to the writer, which re-raises it
+            self.error = self.error or e
+            for q in self.queues.values():
+                self._put(q, _FAILED)
+
+    def _read_table(self, conn: reader.adbc_sqlite.Connection, t: TablePlan) -> None:
+        q = self.queues[t.name]
+        schema = pa.schema([pa.field(c.pg_name, wire_type(c.convert)) for c in t.columns])
+        converters = [convert.converter(c.convert) for c in t.columns]
+        offset = 0
+        for batch in reader.batches(conn, table_query(t), self.batch_rows):
+            if self.stop.is_set():
+                return
+            out = _convert_batch(t, batch, schema, converters, offset)
+            offset += batch.num_rows
+            self._put(q, out)
+        self._put(q, _DONE)
+
+    def _put(self, q: queue.Queue[object], item: object) -> None:
+        while not self.stop.is_set():
+            try:
+                q.put(item, timeout=0.2)
+                return
+            except queue.Full:
+                continue
+
+    def _batches(self, t: TablePlan, result: TableResult) -> Iterator[pa.RecordBatch]:
+        q = self.queues[t.name]
+        while True:
+            item = q.get()
+            if item is _DONE:
+                return
+            if item is _FAILED:
+                raise _ReaderFailed()
+            assert isinstance(item, pa.RecordBatch)
+            result.rows += item.num_rows
+            result.bytes += item.nbytes
+            self.progress(t.name, item.num_rows)
+            yield item
+
+    def run(self) -> list[TableResult]:
+        thread = threading.Thread(target=self._read_all, name="sqlite2pg-reader", daemon=True)
+        thread.start()
+        results: list[TableResult] = []
+        try:
+            with adbc_pg.connect(target.adbc_uri(self.dsn)) as conn:
+                for t in self.tables:
+                    results.append(self._write_table(conn, t))
+        except (_ReaderFailed, adbc_pg.Error) as e:
+            self.stop.set()
+            thread.join(timeout=30)
+            if self.error is not None:
+                raise self.error from None
+            if isinstance(e, _ReaderFailed):
+                raise
+            raise self._copy_error(e) from None
+        finally:
+            self.stop.set()
+            thread.join(timeout=30)
+        if self.error is not None:
+            raise self.error
+        return results
+
+    def _write_table(self, conn: adbc_pg.Connection, t: TablePlan) -> TableResult:
+        result = TableResult(t.name)
+        start = time.perf_counter()
+        schema = pa.schema([pa.field(c.pg_name, wire_type(c.convert)) for c in t.columns])
+        batches = pa.RecordBatchReader.from_batches(schema, self._batches(t, result))
+        self._current = t
+        with conn.cursor() as cur:
+            cur.adbc_ingest(t.pg_name, batches, mode="append", db_schema_name=self.schema)
+        conn.commit()
+        result.seconds = time.perf_counter() - start
+        return result
+
+    def _copy_error(self, e: Exception) -> Exception:
+        t: TablePlan | None = getattr(self, "_current", None)
+        msg = target.redact(str(e))
+        m = re.search(r"COPY [^,]+, line (\d+)(?:, column ([^:\n]+))?", msg)
+        detail = msg.splitlines()[0] if msg else type(e).__name__
+        m2 = re.search(r"ERROR:\s*(.*)", msg)
+        if m2:
+            detail = m2.group(1).strip()
+        if t is not None and m:
+            col = m.group(2) or "?"
+            return DataError(f"table {t.name!r}, column {col!r}, row {m.group(1)} of the copy: "
+                             f"PostgreSQL rejected the value: {detail}; fix the value or override "
+                             f"the type with --cast.")
+        return TargetError(f"COPY into {t.name if t else '?'!r} failed: {detail}.")
+
+
+class _ReaderFailed(Exception):
+    pass

@@ -1,0 +1,84 @@
+"""SQLite -> Arrow record batches, through the ADBC SQLite driver (C, no per-cell Python).
+
+The driver infers each column's Arrow type from the first batch, promoting silently
+within it (an integer and a real become a double). Later batches are checked against that
+type, strictly for INT64, by conversion for the others: a DOUBLE column takes integers as
+doubles, a STRING column takes numbers as their SQLite text, a BINARY column takes text as
+its UTF-8 bytes. So the first batch here is made of typed sentinel rows only (``UNION
+ALL``), and is dropped: every real row meets a fixed type. The profile guards the one
+lossy conversion left (an integer beyond 2^53 into a double column) and chooses class-pure
+expressions for the copy.
+"""
+
+from __future__ import annotations
+
+import os
+import urllib.parse
+from collections.abc import Iterator
+from pathlib import Path
+
+import adbc_driver_sqlite.dbapi as adbc_sqlite
+import pyarrow as pa
+
+from transfer.errors import SourceError
+from transfer.settings import BATCH_ROWS
+
+SENTINELS = {"integer": "0", "real": "0.0", "text": "''", "blob": "x''"}
+
+
+class MixedTypes(Exception):
+    """A selected expression yielded more than one storage class."""
+
+
+def connect(path: Path) -> adbc_sqlite.Connection:
+    uri = "file:" + urllib.parse.quote(os.fspath(path.resolve())) + "?mode=ro"
+    try:
+        return adbc_sqlite.connect(uri)
+    except Exception as e:  # the driver raises its own error classes
+        raise SourceError(f"{path} cannot be opened for reading ({e}); check the file.") from None
+
+
+def typed_query(table: str, exprs: list[tuple[str, str]], where: str | None = None,
+                order_by: str | None = None) -> str:
+    """``exprs``: (SQLite expression, storage class it yields). Sentinel row first."""
+    from transfer.profile import quote_ident
+
+    sentinel = ", ".join(SENTINELS[cls] for _e, cls in exprs) or "0"
+    cols = ", ".join(e for e, _cls in exprs) or "0"
+    body = f"SELECT {cols} FROM {quote_ident(table)}"
+    if where:
+        body += f" WHERE {where}"
+    if order_by:
+        body += f" ORDER BY {order_by}"
+        body = f"SELECT * FROM ({body})"
+    return (f"WITH RECURSIVE sqlite2pg_sentinel(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM "
+            f"sqlite2pg_sentinel WHERE i < {{sentinels}}) SELECT {sentinel} FROM "
+            f"sqlite2pg_sentinel UNION ALL {body}")
+
+
+def batches(conn: adbc_sqlite.Connection, query: str,
+            batch_rows: int = BATCH_ROWS) -> Iterator[pa.RecordBatch]:
+    """Record batches of a ``typed_query``, its sentinel rows removed."""
+    cur = conn.cursor()
+    try:
+        cur.adbc_statement.set_options(**{"adbc.sqlite.query.batch_rows": str(batch_rows)})
+        cur.execute(query.replace("{sentinels}", str(batch_rows)))
+        reader = cur.fetch_record_batch()
+        skip = batch_rows
+        while True:
+            try:
+                batch = reader.read_next_batch()
+            except StopIteration:
+                break
+            except Exception as e:
+                if "Type mismatch" in str(e):
+                    raise MixedTypes(str(e)) from None
+                raise
+            if skip:
+                drop = min(skip, batch.num_rows)
+                batch = batch.slice(drop)
+                skip -= drop
+            if batch.num_rows:
+                yield batch
+    finally:
+        cur.close()
