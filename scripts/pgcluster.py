@@ -43,7 +43,7 @@ def free_port() -> int:
 
 def _as_owner(cmd: list[str]) -> list[str]:
     if os.geteuid() == 0:
-        return ["runuser", "-u", "postgres", "--"] + cmd
+        return ["runuser", "-u", "postgres", "--", *cmd]
     return cmd
 
 

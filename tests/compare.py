@@ -31,8 +31,8 @@ def _parse_time(text: str, tz: bool) -> dt.datetime:
     value = dt.datetime.fromisoformat(t.replace("Z", "+00:00"))
     if tz:
         if value.tzinfo is None:
-            value = value.replace(tzinfo=dt.timezone.utc)
-        return value.astimezone(dt.timezone.utc)
+            value = value.replace(tzinfo=dt.UTC)
+        return value.astimezone(dt.UTC)
     return value
 
 
@@ -53,7 +53,7 @@ def norm_source(v: Any, pg_type: str) -> Any:
             Decimal(1).scaleb(-int(pg_type.split(",")[1].rstrip(")"))))
     if base in ("timestamp", "timestamptz"):
         if isinstance(v, int):
-            value = dt.datetime.fromtimestamp(v, dt.timezone.utc)
+            value = dt.datetime.fromtimestamp(v, dt.UTC)
             return value if base == "timestamptz" else value.replace(tzinfo=None)
         return _parse_time(v.decode() if isinstance(v, bytes) else v, base == "timestamptz")
     if base == "date":
@@ -81,7 +81,7 @@ def norm_target(v: Any, pg_type: str) -> Any:
     if base == "double precision":
         return _float_bits(v)
     if base == "timestamptz":
-        return v.astimezone(dt.timezone.utc)
+        return v.astimezone(dt.UTC)
     if base == "bytea":
         return bytes(v)
     if base in ("text", "varchar", "json") and isinstance(v, str):

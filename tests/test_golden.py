@@ -9,8 +9,8 @@ from pathlib import Path
 
 import psycopg
 import pytest
-
 from conftest import ROOT, build_db, edge_schemas
+
 from transfer import ddl
 from transfer.plan import build_plan
 

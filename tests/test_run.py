@@ -8,9 +8,9 @@ from pathlib import Path
 
 import psycopg
 import pytest
-
 from compare import compare_all
 from conftest import ROOT, build_db, edge_schemas
+
 from transfer import pipeline
 from transfer.errors import BlockersFound, ConflictError, DataError
 from transfer.plan import build_plan

@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from transfer import sqltext
 
 # Names SQLite uses for its own tables; never migrated as data.
-INTERNAL_TABLES = ("sqlite_sequence", "sqlite_stat1", "sqlite_stat2", "sqlite_stat3", "sqlite_stat4")
+INTERNAL_TABLES = ("sqlite_sequence", "sqlite_stat1", "sqlite_stat2", "sqlite_stat3",
+                   "sqlite_stat4")
 
 
 @dataclass

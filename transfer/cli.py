@@ -7,7 +7,7 @@ message on stderr and its exit code; nothing prints a traceback.
 from __future__ import annotations
 
 import sys
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -26,7 +26,7 @@ app = typer.Typer(
 )
 
 
-class PlanFormat(str, Enum):
+class PlanFormat(StrEnum):
     text = "text"
     sql = "sql"
     json = "json"
@@ -96,9 +96,9 @@ def plan(
         raise typer.Exit(int(ExitCode.DIFFERENCES))
 
 
-class IfExists(str, Enum):
-    fail = "fail"
-    replace = "replace"
+class IfExists(StrEnum):
+    FAIL = "fail"
+    REPLACE = "replace"
 
 
 DsnOpt = Annotated[str, typer.Option("--to", help="PostgreSQL DSN: postgresql://user@host/db "
@@ -116,7 +116,7 @@ def run(
                                                "the tables.")] = "public",
     if_exists: Annotated[IfExists, typer.Option("--if-exists", help="fail: refuse when tables "
                                                 "of the same names exist; replace: swap them "
-                                                "out into a dated schema.")] = IfExists.fail,
+                                                "out into a dated schema.")] = IfExists.FAIL,
     jobs: Annotated[int, typer.Option("--jobs", "-j", help="Parallel connections for "
                                       "post-data.")] = JOBS,
     include: Annotated[list[str] | None, typer.Option("--include", help="Only tables matching "

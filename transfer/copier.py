@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import adbc_driver_postgresql.dbapi as adbc_pg
 import pyarrow as pa
@@ -127,7 +128,7 @@ class Copier:
             for q in self.queues.values():
                 self._put(q, _FAILED)
 
-    def _read_table(self, conn: reader.adbc_sqlite.Connection, t: TablePlan) -> None:
+    def _read_table(self, conn: Any, t: TablePlan) -> None:
         q = self.queues[t.name]
         schema = pa.schema([pa.field(c.pg_name, wire_type(c.convert)) for c in t.columns])
         converters = [convert.converter(c.convert) for c in t.columns]

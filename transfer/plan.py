@@ -17,6 +17,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from psycopg import sql
+
 from transfer import catalog as catalog_mod
 from transfer import profile as profile_mod
 from transfer import source, translate
@@ -478,7 +480,7 @@ class Planner:
                                              f"over: {e}"))
                 continue
             bool_cols = {c.pg_name for c in tp.columns if c.pg_type == "boolean"}
-            if any(translate.render(translate.sql.Identifier(b)) in pg for b in bool_cols):
+            if any(translate.render(sql.Identifier(b)) in pg for b in bool_cols):
                 self.not_carried.append(Note(t.name, None, f"CHECK ({check}) is not carried "
                                              "over: it tests a column now typed boolean, "
                                              "which the type enforces"))
@@ -489,7 +491,7 @@ class Planner:
                    tp: TablePlan) -> str:
         if term.column is not None:
             pg_col = names[term.column.lower()]
-            text = translate.render(translate.sql.Identifier(pg_col))
+            text = translate.render(sql.Identifier(pg_col))
             col = next(c for c in tp.columns if c.pg_name == pg_col)
             if term.collation == "NOCASE":
                 if col.pg_type.split("(")[0] not in TEXT_TYPES:
@@ -605,7 +607,7 @@ class Planner:
                 continue
             pg_name = self.names.claim(v.name)
             names[v.name.lower()] = pg_name
-            stmt = f"CREATE VIEW {translate.render(translate.sql.Identifier(pg_name))} AS {body}"
+            stmt = f"CREATE VIEW {translate.render(sql.Identifier(pg_name))} AS {body}"
             views.append(ViewPlan(name=v.name, pg_name=pg_name, sql=stmt))
         return views
 
@@ -649,9 +651,9 @@ def _translate_select(toks: list[Any], names: dict[str, str]) -> str:
             elif t.kind == "word" and (up in SELECT_WORDS or up in translate.KEYWORDS):
                 out.append(up)
             elif t.name.lower() in names:
-                out.append(translate.render(translate.sql.Identifier(names[t.name.lower()])))
+                out.append(translate.render(sql.Identifier(names[t.name.lower()])))
             elif t.name.lower() in aliases:
-                out.append(translate.render(translate.sql.Identifier(t.name)))
+                out.append(translate.render(sql.Identifier(t.name)))
             else:
                 raise translate.NotPortable(f"unknown name {t.text}")
         elif t.kind == "op" and t.text == "==":

@@ -30,7 +30,8 @@ _ISO_TIME = "[0-2][0-9]:[0-5][0-9]:[0-5][0-9]"
 _DATE_OK = "date(substr({c},1,10),'+0 days') IS substr({c},1,10)"
 _TIME_OK = "substr({c},12,2) <= '23'"
 # Fraction of 1 to 6 digits at position 20 (after "YYYY-MM-DD HH:MM:SS").
-_FRAC = "substr({c},20,1) = '.' AND length({c}) BETWEEN 21 AND 26 AND NOT substr({c},21) GLOB '*[^0-9]*'"
+_FRAC = ("substr({c},20,1) = '.' AND length({c}) BETWEEN 21 AND 26 "
+         "AND NOT substr({c},21) GLOB '*[^0-9]*'")
 
 PREDICATES: dict[str, str] = {
     "null": "{c} IS NULL",
@@ -39,16 +40,19 @@ PREDICATES: dict[str, str] = {
     "text": "typeof({c}) = 'text'",
     "blob": "typeof({c}) = 'blob'",
     # integers a double cannot hold exactly
-    "int_beyond_double": "typeof({c}) = 'integer' AND ({c} > 9007199254740992 OR {c} < -9007199254740992)",
+    "int_beyond_double": ("typeof({c}) = 'integer' AND "
+                          "({c} > 9007199254740992 OR {c} < -9007199254740992)"),
     "real_not_integral": "typeof({c}) = 'real' AND {c} <> CAST({c} AS INTEGER)",
     "real_infinite": "typeof({c}) = 'real' AND ({c} = 9e999 OR {c} = -9e999)",
     # PostgreSQL text cannot hold NUL; non-ASCII texts are checked for valid UTF-8 in Python
     "text_nul": "typeof({c}) = 'text' AND instr(CAST({c} AS BLOB), x'00') > 0",
     "text_non_ascii": "typeof({c}) = 'text' AND length(CAST({c} AS BLOB)) <> length({c})",
     "bool_int": "typeof({c}) = 'integer' AND {c} IN (0, 1)",
-    "bool_text": "typeof({c}) = 'text' AND lower({c}) IN ('t','f','true','false','yes','no','y','n')",
+    "bool_text": ("typeof({c}) = 'text' AND "
+                  "lower({c}) IN ('t','f','true','false','yes','no','y','n')"),
     "ts_naive": (
-        f"typeof({{c}}) = 'text' AND (({{c}} GLOB '{_ISO_DATE}[ T]{_ISO_TIME}' AND length({{c}}) = 19)"
+        f"typeof({{c}}) = 'text' AND "
+        f"(({{c}} GLOB '{_ISO_DATE}[ T]{_ISO_TIME}' AND length({{c}}) = 19)"
         f" OR ({{c}} GLOB '{_ISO_DATE}[ T]{_ISO_TIME}.*' AND {_FRAC})"
         f" OR ({{c}} GLOB '{_ISO_DATE}' AND length({{c}}) = 10))"
         f" AND {_DATE_OK} AND ({_TIME_OK} OR length({{c}}) = 10)"
@@ -437,6 +441,6 @@ def profile_all(path: Path, catalog: Catalog, kinds: dict[str, dict[str, str]],
         finally:
             conn.close()
 
-    tables = sorted(catalog.tables, key=lambda t: -(t.columns and len(t.columns) or 0))
+    tables = sorted(catalog.tables, key=lambda t: -((t.columns and len(t.columns)) or 0))
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         return dict(pool.map(one, tables))

@@ -79,8 +79,9 @@ def tokenize(sql: str) -> list[Token]:
             i = j + 1
         elif c.isdigit() or (c == "." and i + 1 < n and sql[i + 1].isdigit()):
             j = i + 1
-            while j < n and (sql[j].isalnum() or sql[j] == "." or
-                             (sql[j] in "+-" and sql[j - 1] in "eE" and not sql[i:j].lower().startswith("0x"))):
+            hexa = sql[i : i + 2].lower() == "0x"
+            while j < n and (sql[j].isalnum() or sql[j] == "."
+                             or (sql[j] in "+-" and sql[j - 1] in "eE" and not hexa)):
                 j += 1
             tokens.append(Token("number", sql[i:j], i, j))
             i = j

@@ -16,7 +16,8 @@ from typing import Any
 
 from transfer.errors import PlanError
 
-KINDS = ("boolean", "integer", "real", "numeric", "text", "timestamp", "date", "json", "blob", "any")
+KINDS = ("boolean", "integer", "real", "numeric", "text", "timestamp", "date", "json", "blob",
+         "any")
 
 
 @dataclass(frozen=True)
@@ -120,7 +121,8 @@ def load_type_map(extra: Path | None = None) -> TypeMap:
         try:
             data = tomllib.loads(extra.read_text("utf-8"))
         except OSError as e:
-            raise PlanError(f"cannot read type map {extra}: {e.strerror}; check the path.") from None
+            raise PlanError(f"cannot read type map {extra}: {e.strerror}; "
+                            "check the path.") from None
         except tomllib.TOMLDecodeError as e:
             raise PlanError(f"type map {extra} is not valid TOML ({e}); fix the file.") from None
         user_rules, user_fallbacks = _parse(data, str(extra))
