@@ -122,3 +122,20 @@ def test_schema_only_include_and_data_only(saas_db: Path, pg_dsn: str) -> None:
     with psycopg.connect(pg_dsn) as conn:
         assert conn.execute("SELECT count(*) FROM users").fetchone() == (200,)
         assert conn.execute("SELECT count(*) FROM tenants").fetchone() == (0,)
+
+
+def test_reviewed_plan_file_is_executed_as_saved(saas_db: Path, tmp_path: Path,
+                                                 pg_dsn: str) -> None:
+    from transfer.plan import load_plan, save_plan
+
+    plan_file = tmp_path / "plan.json"
+    save_plan(build_plan(saas_db), plan_file)
+    edited = plan_file.read_text().replace('"pg_type": "varchar(255)"', '"pg_type": "text"')
+    plan_file.write_text(edited)
+    plan = load_plan(plan_file)
+    pipeline.run(saas_db, plan, pipeline.RunOptions(dsn=pg_dsn), quiet)
+    with psycopg.connect(pg_dsn) as conn:
+        typ = conn.execute("SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE "
+                           "attrelid = 'users'::regclass AND attname = 'email'").fetchone()
+    assert typ == ("text",)
+    assert compare_all(saas_db, pg_dsn, plan) == []
