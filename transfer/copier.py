@@ -63,6 +63,11 @@ class TableResult:
     seconds: float = 0.0
 
 
+def wire_schema(t: TablePlan) -> pa.Schema:
+    """The Arrow schema COPY receives: PostgreSQL column names, wire types."""
+    return pa.schema([pa.field(c.pg_name, wire_type(c.convert)) for c in t.columns])
+
+
 def table_query(t: TablePlan) -> str:
     exprs = [(c.select, source_class(c)) for c in t.columns]
     return reader.typed_query(t.name, exprs, order_by=t.order_by)
@@ -114,6 +119,7 @@ class Copier:
             t.name: queue.Queue(maxsize=QUEUE_DEPTH) for t in tables}
         self.error: BaseException | None = None
         self.stop = threading.Event()
+        self._current: TablePlan | None = None  # the table being written, for error messages
 
     def _read_all(self) -> None:
         try:
@@ -130,7 +136,7 @@ class Copier:
 
     def _read_table(self, conn: Any, t: TablePlan) -> None:
         q = self.queues[t.name]
-        schema = pa.schema([pa.field(c.pg_name, wire_type(c.convert)) for c in t.columns])
+        schema = wire_schema(t)
         converters = [convert.converter(c.convert) for c in t.columns]
         offset = 0
         for batch in reader.batches(conn, table_query(t), self.batch_rows):
@@ -189,8 +195,7 @@ class Copier:
     def _write_table(self, conn: adbc_pg.Connection, t: TablePlan) -> TableResult:
         result = TableResult(t.name)
         start = time.perf_counter()
-        schema = pa.schema([pa.field(c.pg_name, wire_type(c.convert)) for c in t.columns])
-        batches = pa.RecordBatchReader.from_batches(schema, self._batches(t, result))
+        batches = pa.RecordBatchReader.from_batches(wire_schema(t), self._batches(t, result))
         self._current = t
         with conn.cursor() as cur:
             cur.adbc_ingest(t.pg_name, batches, mode="append", db_schema_name=self.schema)
@@ -199,7 +204,7 @@ class Copier:
         return result
 
     def _copy_error(self, e: Exception) -> Exception:
-        t: TablePlan | None = getattr(self, "_current", None)
+        t = self._current
         msg = target.redact(str(e))
         m = re.search(r"COPY [^,]+, line (\d+)(?:, column ([^:\n]+))?", msg)
         detail = msg.splitlines()[0] if msg else type(e).__name__

@@ -29,8 +29,6 @@ from transfer.settings import PG_MAX_COLUMNS, PG_MAX_IDENTIFIER_BYTES
 from transfer.typemap import TypeMap, load_type_map, render_pg
 
 PLAN_FORMAT = 1
-INT_RANGES = {"smallint": (-(2**15), 2**15 - 1), "integer": (-(2**31), 2**31 - 1),
-              "bigint": (-(2**63), 2**63 - 1)}
 TEXT_TYPES = ("text", "varchar")
 
 
@@ -245,20 +243,19 @@ class Planner:
         if pg_name != t.name:
             self.warnings.append(Note(t.name, None, f"renamed to {pg_name!r}: PostgreSQL names "
                                       "are at most 63 bytes or the name was taken"))
-        cols = [c for c in t.columns]
-        if len(cols) > PG_MAX_COLUMNS:
-            self.blockers.append(Note(t.name, None, f"has {len(cols)} columns; PostgreSQL allows "
-                                      f"at most {PG_MAX_COLUMNS}: split the table before "
-                                      "migrating or --exclude it"))
+        if len(t.columns) > PG_MAX_COLUMNS:
+            self.blockers.append(Note(t.name, None, f"has {len(t.columns)} columns; PostgreSQL "
+                                      f"allows at most {PG_MAX_COLUMNS}: split the table "
+                                      "before migrating or --exclude it"))
         if t.kind == "virtual":
             self.warnings.append(Note(t.name, None, f"virtual table ({t.module}): its rows are "
                                       "copied into a plain table; the index itself is not "
                                       "carried (use tsvector/GIN for full text)"))
         used_cols: set[str] = set()
         plans = []
-        for c in cols:
+        for c in t.columns:
             cp = prof.columns.get(c.name, ColumnProfile())
-            col_plan = self.plan_column(t, c, cp, prof)
+            col_plan = self.plan_column(t, c, cp)
             pg_col = pg_identifier(c.name)
             while pg_col in used_cols:
                 pg_col = pg_identifier(pg_col + "_")
@@ -278,7 +275,7 @@ class Planner:
                 col.nullable = False
         return tp
 
-    def plan_column(self, t: Table, c: Column, cp: ColumnProfile, prof: TableProfile) -> ColumnPlan:
+    def plan_column(self, t: Table, c: Column, cp: ColumnProfile) -> ColumnPlan:
         rule, params = self.type_map.rule_for(c.declared)
         q = quote_ident(c.name)
         storage = {k: cp.n(k) for k in ("null", "integer", "real", "text", "blob") if cp.n(k)}
@@ -306,7 +303,6 @@ class Planner:
         plan.default, warning = translate.default(c.default, plan.pg_type)
         if warning:
             self.warnings.append(Note(t.name, c.name, warning))
-        del prof
         return plan
 
     def choose(self, kind: str, preferred: str, params: dict[str, int], c: Column,
@@ -424,8 +420,6 @@ class Planner:
             conv = f"decimal({p},{s})"
             sel = (f"CASE typeof({q}) WHEN 'real' THEN printf('%.{s}f', {q}) "
                    f"ELSE CAST({q} AS TEXT) END")
-        elif conv == "timestamptz":
-            sel = _as_utc(q)
         return forced, sel, conv, None
 
     def rows_where(self, t: Table, c: Column, where: str) -> list[str]:
@@ -561,7 +555,6 @@ class Planner:
     # -- order --------------------------------------------------------------------------
     def order(self, tables: list[TablePlan]) -> list[TablePlan]:
         """Parents before children, from the tenant root; cycles broken by name."""
-        by_pg = {t.pg_name: t for t in tables}
         parents = {t.pg_name: {fk.ref_table for fk in t.foreign_keys if fk.ref_table != t.pg_name}
                    for t in tables}
         incoming: dict[str, int] = {t.pg_name: 0 for t in tables}
@@ -585,7 +578,6 @@ class Planner:
             done.append(pick)
             seen.add(pick.pg_name)
             remaining.remove(pick)
-        del by_pg
         return done
 
     # -- views --------------------------------------------------------------------------
@@ -673,13 +665,6 @@ def _family(pg_type: str) -> str:
     if base in ("text", "varchar"):
         return "text"
     return base
-
-
-def _as_utc(q: str) -> str:
-    """Naive ISO text read as UTC: append 'Z' where no offset is written."""
-    return (f"CASE WHEN length({q}) > 19 AND (substr({q},-1) = 'Z' OR substr({q},-6,1) IN "
-            f"('+','-')) THEN {q} WHEN length({q}) = 10 THEN {q} || ' 00:00:00Z' "
-            f"ELSE {q} || 'Z' END")
 
 
 def _fallback_read(pg: str, q: str, classes: list[str]) -> tuple[str, str]:

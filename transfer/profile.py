@@ -116,7 +116,6 @@ class TableProfile:
     columns: dict[str, ColumnProfile]
     rowid_max: int | None = None
     pk_nulls: int = 0
-    method: str = "arrow"  # or "sql" for tables mixing storage classes
 
 
 def row_ref(table: Table) -> str:
@@ -226,7 +225,6 @@ def profile_table(conn: sqlite3.Connection, table: Table, kinds: dict[str, str],
         if cp.n("text_non_ascii"):
             _check_utf8(conn, table, col.name, cp, sample)
         _fits_from_counts(cp)
-    profile.method = "sql"
     return profile
 
 
@@ -238,10 +236,7 @@ def _fits_from_counts(cp: ColumnProfile) -> None:
     cp.fits["bool"] = (only <= {"integer", "text"} and cp.n("integer") == cp.n("bool_int")
                        and text == cp.n("bool_text"))
     if only == {"integer"} and lo is not None and hi is not None:
-        cp.fits["int16"] = -(2**15) <= lo and hi < 2**15
-        cp.fits["int32"] = -(2**31) <= lo and hi < 2**31
-        cp.fits["epoch_timestamp"] = cp.fits["epoch_timestamptz"] = (
-            convert.EPOCH_MIN <= lo and hi <= convert.EPOCH_MAX)
+        _integer_fits(cp, lo, hi)
     if only == {"text"}:
         cp.fits["timestamp"] = cp.n("ts_naive") == text
         cp.fits["timestamptz"] = cp.n("ts_naive") + cp.n("ts_offset") == text
@@ -250,11 +245,17 @@ def _fits_from_counts(cp: ColumnProfile) -> None:
         cp.fits["json"] = cp.n("json_valid") == text
 
 
+def _integer_fits(cp: ColumnProfile, lo: int, hi: int) -> None:
+    """Which integer conversions hold every value from ``lo`` to ``hi``."""
+    cp.fits["int16"] = -(2**15) <= lo and hi < 2**15
+    cp.fits["int32"] = -(2**31) <= lo and hi < 2**31
+    cp.fits["epoch_timestamp"] = cp.fits["epoch_timestamptz"] = (
+        convert.EPOCH_MIN <= lo and hi <= convert.EPOCH_MAX)
+
+
 # Conversions tried on text columns of each kind (see transfer.convert).
 TEXT_TRIALS = {"timestamp": ["timestamp", "timestamptz"], "date": ["date"],
                "boolean": ["bool"], "json": ["jsonb"]}
-ARROW_CLASS = {"integer": pa.int64(), "real": pa.float64(), "text": pa.string(),
-               "blob": pa.binary()}
 
 
 def profile_table_arrow(path: Path, conn: sqlite3.Connection, table: Table,
@@ -342,10 +343,7 @@ def _profile_array(arr: pa.Array, cp: ColumnProfile, kind: str, ids: pa.Array | 
         lo, hi = (v.as_py() for v in pc.min_max(arr).values())
         cp.int_min = lo if cp.int_min is None else min(cp.int_min, lo)
         cp.int_max = hi if cp.int_max is None else max(cp.int_max, hi)
-        cp.fits["int16"] = -(2**15) <= cp.int_min and cp.int_max < 2**15
-        cp.fits["int32"] = -(2**31) <= cp.int_min and cp.int_max < 2**31
-        epoch = convert.EPOCH_MIN <= cp.int_min and cp.int_max <= convert.EPOCH_MAX
-        cp.fits["epoch_timestamp"] = cp.fits["epoch_timestamptz"] = epoch
+        _integer_fits(cp, cp.int_min, cp.int_max)
         if cp.int_min < -(2**53) or cp.int_max > 2**53:
             cp.counts["int_beyond_double"] = 1
         if kind == "boolean":
@@ -441,6 +439,6 @@ def profile_all(path: Path, catalog: Catalog, kinds: dict[str, dict[str, str]],
         finally:
             conn.close()
 
-    tables = sorted(catalog.tables, key=lambda t: -((t.columns and len(t.columns)) or 0))
+    tables = sorted(catalog.tables, key=lambda t: -len(t.columns))
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         return dict(pool.map(one, tables))
