@@ -84,8 +84,6 @@ def norm_target(v: Any, pg_type: str) -> Any:
         return v.astimezone(dt.UTC)
     if base == "bytea":
         return bytes(v)
-    if base in ("text", "varchar", "json") and isinstance(v, str):
-        return v
     return v
 
 

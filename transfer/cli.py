@@ -118,7 +118,7 @@ def run(
                                                 "of the same names exist; replace: swap them "
                                                 "out into a dated schema.")] = IfExists.FAIL,
     jobs: Annotated[int, typer.Option("--jobs", "-j", help="Parallel connections for "
-                                      "post-data.")] = JOBS,
+                                      "profiling and post-data.")] = JOBS,
     include: Annotated[list[str] | None, typer.Option("--include", help="Only tables matching "
                                                       "this glob (repeatable).")] = None,
     exclude: Annotated[list[str] | None, typer.Option("--exclude", help="Skip tables matching "

@@ -13,7 +13,7 @@ from __future__ import annotations
 import fnmatch
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import psycopg
@@ -53,10 +53,9 @@ def select_tables(plan: Plan, include: list[str], exclude: list[str]) -> Plan:
             return False
         return not any(fnmatch.fnmatchcase(name, g) for g in exclude)
 
-    tables = [t for t in plan.tables if keep(t.name)]
-    kept = {t.pg_name for t in tables}
-    for t in tables:
-        t.foreign_keys = [fk for fk in t.foreign_keys if fk.ref_table in kept]
+    kept = {t.pg_name for t in plan.tables if keep(t.name)}
+    tables = [replace(t, foreign_keys=[fk for fk in t.foreign_keys if fk.ref_table in kept])
+              for t in plan.tables if t.pg_name in kept]
     blockers = [b for b in plan.blockers if keep(b.table)]
     return Plan(plan.format, plan.source, tables, plan.views if not (include or exclude) else [],
                 blockers, plan.warnings, plan.not_carried)
