@@ -9,13 +9,16 @@ from __future__ import annotations
 import sys
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from transfer import __version__
 from transfer.errors import ExitCode, TransferError
 from transfer.settings import JOBS, SAMPLE_ROWS
+
+if TYPE_CHECKING:
+    from transfer.verify import VerifyResult
 
 app = typer.Typer(
     add_completion=False,
@@ -129,6 +132,8 @@ def run(
                                             "tables.")] = False,
     report_file: Annotated[Path | None, typer.Option("--report", help="Write the summary as "
                                                      "JSON to this file.")] = None,
+    no_verify: Annotated[bool, typer.Option("--no-verify", help="Skip the final comparison "
+                                            "of row counts and checksums.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only errors and the "
                                         "summary.")] = False,
     type_map: TypeMapOpt = None,
@@ -164,16 +169,20 @@ def run(
         opts = pipeline.RunOptions(dsn=to, target_schema=target_schema,
                                    if_exists=if_exists.value, jobs=jobs,
                                    include=include or [], exclude=exclude or [],
-                                   schema_only=schema_only, data_only=data_only)
+                                   schema_only=schema_only, data_only=data_only,
+                                   verify=not no_verify)
         result = pipeline.run(source, p, opts, log)
     except TransferError as e:
         _fail(e)
         return
     result.steps["plan"] = planned
     result.steps["total"] = result.steps.get("total", 0.0) + planned
-    typer.echo(f"{'table':<32} {'rows':>10} {'MiB':>8} {'seconds':>8}")
+    verdicts = {v.table: v for v in result.verified.tables} if result.verified else {}
+    typer.echo(f"{'table':<32} {'rows':>10} {'MiB':>8} {'seconds':>8} {'verified':>9}")
     for r in result.tables:
-        typer.echo(f"{r.table:<32} {r.rows:>10} {r.bytes / 2**20:>8.1f} {r.seconds:>8.2f}")
+        status = verdicts[r.table].status if r.table in verdicts else "-"
+        typer.echo(f"{r.table:<32} {r.rows:>10} {r.bytes / 2**20:>8.1f} {r.seconds:>8.2f} "
+                   f"{status:>9}")
     total_rows = sum(r.rows for r in result.tables)
     typer.echo(f"{'total':<32} {total_rows:>10} "
                f"{sum(r.bytes for r in result.tables) / 2**20:>8.1f} "
@@ -183,13 +192,85 @@ def run(
         typer.echo(f"replaced tables were kept in schema {result.backup_schema}")
     for n in p.not_carried:
         log(f"not carried over: {n}")
+    if result.verified is not None:
+        _print_problems(result.verified)
     if report_file is not None:
         report = {"source": str(source), "target_schema": target_schema,
-                  "tables": [r.__dict__ for r in result.tables], "steps": result.steps,
-                  "backup_schema": result.backup_schema,
+                  "tables": [{**r.__dict__, "verified": verdicts[r.table].status
+                              if r.table in verdicts else None} for r in result.tables],
+                  "steps": result.steps, "backup_schema": result.backup_schema,
                   "warnings": [str(w) for w in p.warnings],
-                  "not_carried": [str(n) for n in p.not_carried]}
+                  "not_carried": [str(n) for n in p.not_carried],
+                  "verify": json.loads(result.verified.to_json()) if result.verified else None}
         report_file.write_text(json.dumps(report, indent=2) + "\n")
+    if result.verified is not None and not result.verified.equal:
+        typer.echo("sqlite2pg: error: the target does not equal the source (see above); the "
+                   "tables were switched in, 'sqlite2pg rollback' switches back.", err=True)
+        raise typer.Exit(int(ExitCode.FAILED if result.verified.errors
+                             else ExitCode.DIFFERENCES))
+
+
+def _print_verdicts(result: VerifyResult) -> None:
+    typer.echo(f"{'table':<32} {'source':>10} {'target':>10} {'status':>8} {'seconds':>8}")
+    for v in result.tables:
+        typer.echo(f"{v.table:<32} {v.source_rows:>10} {v.target_rows:>10} {v.status:>8} "
+                   f"{v.seconds:>8.2f}")
+    _print_problems(result)
+
+
+def _print_problems(result: VerifyResult) -> None:
+    for v in result.tables:
+        if v.error:
+            typer.echo(f"{v.table}: could not verify: {v.error}")
+        if not v.equal and not v.error and v.source_rows != v.target_rows:
+            typer.echo(f"{v.table}: {v.source_rows} rows in SQLite, {v.target_rows} in "
+                       "PostgreSQL")
+        for d in v.differences:
+            typer.echo(f"{v.table}: {d}")
+        if v.more_differences:
+            typer.echo(f"{v.table}: more differing rows not listed (raise "
+                       "SQLITE2PG_VERIFY_LIMIT to see them)")
+
+
+@app.command()
+def verify(
+    source: Source,
+    to: DsnOpt,
+    plan_file: Annotated[Path | None, typer.Option("--plan", help="The plan file the run "
+                                                   "executed (default: the plan recorded by "
+                                                   "the last run, else planned afresh).")] = None,
+    target_schema: Annotated[str, typer.Option("--target-schema", help="Schema holding the "
+                                               "tables.")] = "public",
+    tables: Annotated[list[str] | None, typer.Option("--tables", help="Only tables matching "
+                                                     "this glob (repeatable).")] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+    type_map: TypeMapOpt = None,
+    cast: CastOpt = None,
+) -> None:
+    """Compare row counts and content checksums of every table; name differing rows.
+
+    Exit code 0 when everything is equal, 1 when differences were found, 2 when something
+    could not be verified.
+    """
+    from transfer import pipeline
+    from transfer import verify as verify_mod
+    from transfer.typemap import load_type_map
+
+    try:
+        p = pipeline.plan_for_verify(source, to, target_schema, plan_file,
+                                     type_map=load_type_map(type_map), casts=_casts(cast))
+        result = verify_mod.verify(source, p, to, target_schema, tables or [])
+    except TransferError as e:
+        _fail(e)
+        return
+    if json_out:
+        typer.echo(result.to_json())
+    else:
+        _print_verdicts(result)
+    if result.errors:
+        raise typer.Exit(int(ExitCode.FAILED))
+    if not result.equal:
+        raise typer.Exit(int(ExitCode.DIFFERENCES))
 
 
 def version_callback(value: bool) -> None:

@@ -6,6 +6,7 @@
     STEP 4  copy the rows (one SQLite snapshot -> Arrow batches -> binary COPY)
     STEP 5  keys, indexes, checks, identities, foreign keys, views, ANALYZE (post-data)
     STEP 6  switch the staging tables into the target schema, in one transaction
+    STEP 7  verify: row counts and content checksums, source against target
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
-from transfer import copier, ddl, postdata, target
+from transfer import copier, ddl, postdata, target, verify
 from transfer import plan as plan_mod
 from transfer.errors import BlockersFound, TargetError
 from transfer.plan import Plan
@@ -37,6 +38,7 @@ class RunOptions:
     exclude: list[str] = field(default_factory=list)
     schema_only: bool = False
     data_only: bool = False
+    verify: bool = True
 
 
 @dataclass
@@ -45,6 +47,7 @@ class RunResult:
     steps: dict[str, float]
     backup_schema: str | None
     plan: Plan
+    verified: verify.VerifyResult | None = None
 
 
 def select_tables(plan: Plan, include: list[str], exclude: list[str]) -> Plan:
@@ -127,8 +130,20 @@ def run(source: Path, plan: Plan, opts: RunOptions,
     except BaseException:
         _drop_quietly(opts.dsn, staging)
         raise
+    result = RunResult(results, steps, backup, plan)
+    if opts.verify and not opts.schema_only:
+        _verify(source, plan, opts, result, log)
     steps["total"] = time.perf_counter() - t0
-    return RunResult(results, steps, backup, plan)
+    return result
+
+
+def _verify(source: Path, plan: Plan, opts: RunOptions, result: RunResult,
+            log: Callable[[str], None]) -> None:
+    start = time.perf_counter()
+    log("STEP 7  verify row counts and checksums")
+    result.verified = verify.verify(source, plan, opts.dsn, opts.target_schema,
+                                    batch_rows=opts.batch_rows)
+    result.steps["verify"] = time.perf_counter() - start
 
 
 def _data_only(source: Path, plan: Plan, opts: RunOptions, log: Callable[[str], None],
@@ -137,7 +152,11 @@ def _data_only(source: Path, plan: Plan, opts: RunOptions, log: Callable[[str], 
     log(f"STEP 4  copy rows into existing tables of {opts.target_schema}")
     results = copier.Copier(source, opts.dsn, opts.target_schema, plan.tables,
                             opts.batch_rows).run()
-    return RunResult(results, {"total": time.perf_counter() - t0}, None, plan)
+    result = RunResult(results, {}, None, plan)
+    if opts.verify:
+        _verify(source, plan, opts, result, log)
+    result.steps["total"] = time.perf_counter() - t0
+    return result
 
 
 def _drop_quietly(dsn: str, staging: str) -> None:
@@ -149,6 +168,14 @@ def _drop_quietly(dsn: str, staging: str) -> None:
 
 
 def plan_for_run(source: Path, plan_file: Path | None, **kwargs: object) -> Plan:
+    if plan_file is not None:
+        return plan_mod.load_plan(plan_file)
+    return plan_mod.build_plan(source, **kwargs)  # type: ignore[arg-type]
+
+
+def plan_for_verify(source: Path, dsn: str, schema: str, plan_file: Path | None,
+                    **kwargs: object) -> Plan:
+    """The reviewed plan file, else the plan the last run recorded, else a fresh plan."""
     if plan_file is not None:
         return plan_mod.load_plan(plan_file)
     return plan_mod.build_plan(source, **kwargs)  # type: ignore[arg-type]

@@ -1,0 +1,697 @@
+"""Stage 7, verify: row counts and content checksums of every table, on both sides.
+
+Each row is turned into one canonical text, hashed with MD5, and the first 64 bits of the
+hashes are summed per table (modulo 2^64, so the order of the rows does not matter). The
+PostgreSQL side is computed by the server from what it holds; the SQLite side is computed
+here from the source values and the plan's mapping, by code of its own (it never reuses the
+copier's conversions, or it would prove nothing).
+
+Canonical text of a row: the canonical texts of its columns, in order, joined by ``|``.
+A NULL is ``N``; any other value is ``<length>:<text>`` (length in characters), where text is
+
+    smallint, integer, bigint   the decimal integer                     42
+    double precision            the IEEE 754 bit pattern as a signed    -9223372036854775808
+                                64-bit decimal (bit-exact: -0.0, ±Inf)  (that is -0.0)
+    boolean                     t or f
+    text, varchar               the text itself
+    bytea                       lowercase hex                           00ff
+    timestamp, timestamptz      microseconds since 1970-01-01 00:00 UTC 1704103200123457
+                                (naive source values are UTC)
+    date                        days since 1970-01-01                   19723
+    numeric(p,s)                the exact decimal with s decimals       12.50
+    jsonb                       PostgreSQL's jsonb text: keys sorted by length then bytes,
+                                last duplicate key wins, numbers as exact decimals
+
+When a table's sums differ, its rows are split into buckets by a hash of the primary key
+(of the whole row for tables without one; a hash because SQLite and PostgreSQL sort text
+differently, so key ranges would not line up), the bucket sums are compared, and the rows of
+the differing buckets are compared one by one: each missing, extra or differing row is named
+by its primary key, with the columns that differ.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import json
+import math
+import re
+import struct
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pyarrow as pa
+import pyarrow.compute as pc
+from psycopg import sql
+
+from transfer import reader, target
+from transfer.copier import source_class
+from transfer.errors import TargetError
+from transfer.plan import ColumnPlan, Plan, TablePlan
+from transfer.settings import VERIFY_CHUNK_ROWS, VERIFY_LIMIT
+
+# -- canonical kinds ------------------------------------------------------------------
+INT, FLOAT, BOOL, TEXT, BYTES, TS, DATE, NUMERIC, JSONB, OTHER = (
+    "int", "float", "bool", "text", "bytes", "ts", "date", "numeric", "jsonb", "other")
+
+
+def kind_of(pg_type: str) -> str:
+    t = pg_type.lower()
+    if t in ("smallint", "integer", "bigint"):
+        return INT
+    if t == "double precision":
+        return FLOAT
+    if t == "boolean":
+        return BOOL
+    if t == "text" or t.startswith("character varying") or t.startswith("varchar"):
+        return TEXT
+    if t == "bytea":
+        return BYTES
+    if t.startswith("timestamp"):
+        return TS
+    if t == "date":
+        return DATE
+    if t.startswith("numeric"):
+        return NUMERIC
+    if t == "jsonb":
+        return JSONB
+    return OTHER
+
+
+# -- the PostgreSQL side --------------------------------------------------------------
+def pg_value_text(col: sql.Composable, kind: str) -> sql.Composable:
+    """A PostgreSQL expression for the canonical text of a non-NULL value."""
+    templates = {
+        INT: "{c}::text",
+        FLOAT: "(('x' || encode(float8send({c}), 'hex'))::bit(64)::bigint)::text",
+        BOOL: "CASE WHEN {c} THEN 't' ELSE 'f' END",
+        TEXT: "{c}::text",
+        BYTES: "encode({c}, 'hex')",
+        TS: "CASE WHEN isfinite({c}) THEN (extract(epoch FROM {c}) * 1000000)::bigint::text "
+            "ELSE {c}::text END",
+        DATE: "CASE WHEN isfinite({c}) THEN ({c} - date '1970-01-01')::text ELSE {c}::text END",
+        NUMERIC: "{c}::text",
+        JSONB: "{c}::text",
+        OTHER: "{c}::text",
+    }
+    return sql.SQL(templates[kind]).format(c=col)
+
+
+def pg_field(col: sql.Composable, kind: str) -> sql.Composable:
+    v = pg_value_text(col, kind)
+    return sql.SQL("CASE WHEN {c} IS NULL THEN 'N' ELSE length({v})::text || ':' || {v} END"
+                   ).format(c=col, v=v)
+
+
+def pg_joined(fields: list[sql.Composable]) -> sql.Composable:
+    if not fields:
+        return sql.SQL("''")
+    return sql.SQL(" || '|' || ").join(fields)
+
+
+# -- the SQLite side ------------------------------------------------------------------
+TRUE_WORDS = frozenset({"t", "true", "y", "yes", "1"})
+FALSE_WORDS = frozenset({"f", "false", "n", "no", "0"})
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_TS = re.compile(r"(\d{4})-(\d\d)-(\d\d)(?:[ T](\d\d):(\d\d)(?::(\d\d)(?:\.(\d+))?)?)?"
+                 r"(Z|[+-]\d\d(?::?\d\d)?)?")
+_DATE = re.compile(r"(\d{4})-(\d\d)-(\d\d)")
+UNEQUAL = "\x00"  # prefix of a canonical text no PostgreSQL value can have
+
+
+def ts_micros(text: str) -> str:
+    """Microseconds since the epoch of an ISO 8601 text (naive means UTC)."""
+    m = _TS.fullmatch(text.strip())
+    if not m:
+        return UNEQUAL + text
+    y, mo, d, h, mi, s, frac, off = m.groups()
+    try:
+        dt = datetime(int(y), int(mo), int(d), int(h or 0), int(mi or 0), int(s or 0),
+                      tzinfo=UTC)
+    except ValueError:
+        return UNEQUAL + text
+    if off and off != "Z":
+        sign = -1 if off[0] == "-" else 1
+        digits = off[1:].replace(":", "")
+        dt -= sign * timedelta(hours=int(digits[:2]), minutes=int(digits[2:4] or 0))
+    frac = frac or ""
+    if len(frac) > 6 and frac[6:].strip("0"):
+        return UNEQUAL + text  # finer than PostgreSQL's microsecond
+    micros = int((frac + "000000")[:6])
+    delta = dt - EPOCH
+    return str((delta.days * 86400 + delta.seconds) * 1_000_000 + micros)
+
+
+_FAST_TS = r"^\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d(\.\d{1,6})?$"
+_FAST_DATE = r"^\d{4}-\d\d-\d\d$"
+_MONTH_DAYS = pa.array([0, 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], pa.int64())
+
+
+def _part(arr: pa.Array, start: int, stop: int) -> pa.Array:
+    return pc.cast(pc.utf8_slice_codeunits(arr, start, stop), pa.int64())
+
+
+def _days(y: pa.Array, m: pa.Array, d: pa.Array) -> tuple[pa.Array, pa.Array]:
+    """Days since 1970-01-01 of a proleptic Gregorian date, and whether the date exists."""
+    leap = pc.and_(pc.equal(pc.bit_wise_and(y, 3), 0), pc.or_(
+        pc.not_equal(pc.subtract(y, pc.multiply(pc.divide(y, 100), 100)), 0),
+        pc.equal(pc.subtract(y, pc.multiply(pc.divide(y, 400), 400)), 0)))
+    month_ok = pc.and_(pc.greater_equal(m, 1), pc.less_equal(m, 12))
+    limit = pc.take(_MONTH_DAYS, pc.if_else(month_ok, m, 0))
+    limit = pc.if_else(pc.and_(pc.equal(m, 2), pc.invert(leap)), 28, limit)
+    ok = pc.and_(pc.and_(month_ok, pc.greater_equal(d, 1)), pc.less_equal(d, limit))
+    # days from civil (H. Hinnant), all terms non-negative for years 1..9999
+    early = pc.less_equal(m, 2)
+    yy = pc.subtract(y, pc.cast(early, pa.int64()))
+    era = pc.divide(yy, 400)
+    yoe = pc.subtract(yy, pc.multiply(era, 400))
+    mp = pc.if_else(early, pc.add(m, 9), pc.subtract(m, 3))
+    doy = pc.add(pc.divide(pc.add(pc.multiply(mp, 153), 2), 5), pc.subtract(d, 1))
+    doe = pc.add(pc.subtract(pc.add(pc.multiply(yoe, 365), pc.divide(yoe, 4)),
+                             pc.divide(yoe, 100)), doy)
+    return pc.subtract(pc.add(pc.multiply(era, 146097), doe), 719468), ok
+
+
+def _ts_texts(arr: pa.Array) -> pa.Array:
+    """Canonical microseconds of naive ISO texts: the common shape in bulk, the rest one by one."""
+    fast = pc.fill_null(pc.match_substring_regex(arr, _FAST_TS), False)
+    if not pc.any(fast).as_py():
+        return pa.array([None if v is None else ts_micros(v) for v in arr.to_pylist()],
+                        pa.string())
+    safe = pc.if_else(fast, arr, "1970-01-01 00:00:00")
+    days, ok = _days(_part(safe, 0, 4), _part(safe, 5, 7), _part(safe, 8, 10))
+    h, mi, sec = _part(safe, 11, 13), _part(safe, 14, 16), _part(safe, 17, 19)
+    ok = pc.and_(ok, pc.and_(pc.less(h, 24), pc.and_(pc.less(mi, 60), pc.less(sec, 60))))
+    frac = pc.utf8_slice_codeunits(safe, 20, 26)
+    micros = pc.cast(pc.utf8_rpad(pc.binary_join_element_wise("0", frac, ""), 7, "0"),
+                     pa.int64())  # "0" first: an empty fraction is 0
+    seconds = pc.add(pc.add(pc.multiply(days, 86400), pc.multiply(h, 3600)),
+                     pc.add(pc.multiply(mi, 60), sec))
+    value = pc.cast(pc.add(pc.multiply(seconds, 1_000_000), micros), pa.string())
+    slow_idx = [i for i, (f, good) in enumerate(zip(fast.to_pylist(), ok.to_pylist(),
+                                                    strict=True)) if not (f and good)]
+    if not slow_idx:
+        return value
+    out = value.to_pylist()
+    texts = arr.to_pylist()
+    for i in slow_idx:
+        out[i] = None if texts[i] is None else ts_micros(texts[i])
+    return pa.array(out, pa.string())
+
+
+def date_days(text: str) -> str:
+    m = _DATE.fullmatch(text.strip())
+    try:
+        if not m:
+            raise ValueError
+        return str((date(int(m[1]), int(m[2]), int(m[3])) - date(1970, 1, 1)).days)
+    except ValueError:
+        return UNEQUAL + text
+
+
+def exact_decimal(value: Any, scale: int | None) -> str:
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return UNEQUAL + repr(value)
+        d = Decimal(repr(value))
+    else:
+        try:
+            d = Decimal(str(value).strip())
+        except InvalidOperation:
+            return UNEQUAL + str(value)
+        if not d.is_finite():
+            return UNEQUAL + str(value)
+    if scale is not None:
+        exponent = d.as_tuple().exponent
+        assert isinstance(exponent, int)
+        if -exponent <= scale:
+            d = d.quantize(Decimal(1).scaleb(-scale))
+    if d.is_zero():
+        d = abs(d)
+    return format(d, "f")
+
+
+_NUM = "\x00num:"
+_NUM_OUT = re.compile(r'"\\u0000num:([^"]*)"')
+
+
+def jsonb_text(text: str) -> str:
+    """The text PostgreSQL's jsonb output gives for a JSON document.
+
+    Parsed by Python's json module with every non-integer number kept as its exact text;
+    objects keep the last of duplicate keys and sort keys the way jsonb does (shorter
+    first, then bytewise); printed with jsonb's separators, numbers as exact decimals.
+    """
+    if _NUM in text:
+        return UNEQUAL + text
+    try:
+        value = _JSON_IN.decode(text)
+    except (ValueError, TypeError, RecursionError):
+        return UNEQUAL + text
+    out = _JSON_OUT.encode(value)
+    return _NUM_OUT.sub(_number_out, out) if "\\u0000num:" in out else out
+
+
+def _number(text: str) -> str:
+    return _NUM + text
+
+
+def _number_out(m: re.Match[str]) -> str:
+    d = Decimal(m.group(1))
+    return format(abs(d) if d.is_zero() else d, "f")
+
+
+def _jsonb_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    last = dict(pairs)
+    if len(last) < 2:
+        return last
+    # UTF-8 keeps code point order, so comparing str is comparing bytes
+    return {k: last[k] for k in sorted(last, key=_jsonb_key)}
+
+
+def _jsonb_key(k: str) -> tuple[int, str]:
+    return (len(k) if k.isascii() else len(k.encode()), k)
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(name)
+
+
+_JSON_IN = json.JSONDecoder(parse_float=_number, object_pairs_hook=_jsonb_object,
+                            parse_constant=_reject_constant)
+_JSON_OUT = json.JSONEncoder(ensure_ascii=False, separators=(", ", ": "))
+
+
+def _bool_text(v: Any) -> str:
+    if isinstance(v, str):
+        w = v.strip().lower()
+        return "t" if w in TRUE_WORDS else "f" if w in FALSE_WORDS else UNEQUAL + v
+    return "t" if v == 1 else "f" if v == 0 else UNEQUAL + str(v)
+
+
+def _float_bits(v: Any) -> str:
+    if isinstance(v, int) and not isinstance(v, bool):
+        if abs(v) > 2**53:
+            return UNEQUAL + str(v)
+        v = float(v)
+    if not isinstance(v, float):
+        return UNEQUAL + str(v)
+    return str(struct.unpack(">q", struct.pack(">d", v))[0])
+
+
+def _scale(pg_type: str) -> int | None:
+    m = re.search(r"numeric\(\s*\d+\s*,\s*(\d+)\s*\)", pg_type)
+    return int(m.group(1)) if m else (0 if re.search(r"numeric\(\s*\d+\s*\)", pg_type)
+                                       else None)
+
+
+def _per_value(col: ColumnPlan, kind: str) -> Callable[[Any], str] | None:
+    """A Python function for kinds whose canonical text needs per-value work, else None."""
+    epoch = col.convert.startswith("epoch_")
+    if kind == TS:
+        if epoch:
+            return lambda v: str(int(v) * 1_000_000) if isinstance(v, int) else UNEQUAL + str(v)
+        return lambda v: ts_micros(v) if isinstance(v, str) else UNEQUAL + str(v)
+    if kind == DATE:
+        return lambda v: date_days(v) if isinstance(v, str) else UNEQUAL + str(v)
+    if kind == NUMERIC:
+        scale = _scale(col.pg_type)
+        return lambda v: exact_decimal(v, scale)
+    if kind == JSONB:
+        return lambda v: jsonb_text(v) if isinstance(v, str) else UNEQUAL + str(v)
+    if kind == BOOL:
+        return _bool_text
+    if kind == OTHER:
+        return str
+    return None
+
+
+def source_value_text(arr: pa.Array, col: ColumnPlan, kind: str) -> pa.Array:
+    """Canonical texts (string array, nulls kept) of source values read by ``col.select``."""
+    if kind == TS and not col.convert.startswith("epoch_") and pa.types.is_string(arr.type):
+        return _ts_texts(arr)
+    fn = _per_value(col, kind)
+    if fn is not None:
+        return pa.array([None if v is None else fn(v) for v in arr.to_pylist()], pa.string())
+    t = arr.type
+    if kind == INT:
+        if pa.types.is_integer(t):
+            return pc.cast(arr, pa.string())
+    elif kind == FLOAT:
+        if pa.types.is_floating(t):
+            arr = pc.cast(arr, pa.float64())
+            bits = pa.Array.from_buffers(pa.int64(), len(arr), arr.buffers(),
+                                         offset=arr.offset)
+            return pc.cast(bits, pa.string())
+        return pa.array([None if v is None else _float_bits(v) for v in arr.to_pylist()],
+                        pa.string())
+    elif kind == TEXT:
+        if pa.types.is_string(t) or pa.types.is_large_string(t):
+            return arr
+        if pa.types.is_binary(t):
+            return pa.array([None if v is None else _utf8_or_unequal(v)
+                             for v in arr.to_pylist()], pa.string())
+    elif kind == BYTES:
+        vals = arr.to_pylist()
+        return pa.array([None if v is None else (v if isinstance(v, bytes) else
+                                                 str(v).encode()).hex() for v in vals],
+                        pa.string())
+    return pa.array([None if v is None else UNEQUAL + str(v) for v in arr.to_pylist()],
+                    pa.string())
+
+
+def _utf8_or_unequal(b: bytes) -> str:
+    try:
+        return b.decode("utf-8")
+    except UnicodeDecodeError:
+        return UNEQUAL + b.hex()
+
+
+def fields_of(values: pa.Array) -> pa.Array:
+    """``N`` or ``<length>:<text>`` for each canonical text."""
+    lengths = pc.cast(pc.utf8_length(values), pa.string())
+    return pc.fill_null(pc.binary_join_element_wise(lengths, values, ":"), "N")
+
+
+def _digests(texts: pa.Array) -> list[bytes]:
+    md5 = hashlib.md5
+    return [md5(b).digest() for b in pc.cast(texts, pa.binary()).to_pylist()]
+
+
+# -- results --------------------------------------------------------------------------
+@dataclass
+class RowDifference:
+    kind: str  # "differs", "missing" (in PostgreSQL), "extra" (only in PostgreSQL)
+    key: str
+    columns: list[str] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        what = {"differs": "differs", "missing": "is missing in PostgreSQL",
+                "extra": "is in PostgreSQL only"}[self.kind]
+        cols = f" (columns: {', '.join(self.columns)})" if self.columns else ""
+        return f"row {self.key} {what}{cols}"
+
+
+@dataclass
+class TableVerdict:
+    table: str
+    pg_table: str
+    source_rows: int = 0
+    target_rows: int = 0
+    equal: bool = False
+    error: str | None = None
+    differences: list[RowDifference] = field(default_factory=list)
+    more_differences: bool = False
+    seconds: float = 0.0
+
+    @property
+    def status(self) -> str:
+        return "error" if self.error else "equal" if self.equal else "differs"
+
+
+@dataclass
+class VerifyResult:
+    tables: list[TableVerdict]
+    seconds: float
+
+    @property
+    def equal(self) -> bool:
+        return all(t.equal for t in self.tables)
+
+    @property
+    def errors(self) -> bool:
+        return any(t.error for t in self.tables)
+
+    def to_json(self) -> str:
+        out = {"equal": self.equal, "seconds": round(self.seconds, 3),
+               "tables": [{**asdict(t), "status": t.status} for t in self.tables]}
+        return json.dumps(out, indent=2, ensure_ascii=False)
+
+
+# -- one table ------------------------------------------------------------------------
+@dataclass
+class _Side:
+    rows: int
+    total: int  # sum of the row hashes modulo 2^64
+    buckets: dict[int, tuple[int, int]] | None = None  # bucket -> (rows, sum)
+
+
+class TableVerifier:
+    def __init__(self, t: TablePlan, schema: str, pg_types: dict[str, str], chunk_rows: int,
+                 batch_rows: int) -> None:
+        self.t = t
+        self.schema = schema
+        self.pg_types = pg_types
+        self.kinds = [kind_of(pg_types.get(c.pg_name, c.pg_type)) for c in t.columns]
+        self.pk_idx = [i for i, c in enumerate(t.columns) if c.pg_name in t.pk] if t.pk else []
+        self.n_buckets = max(1, (max(t.rows, 1) + chunk_rows - 1) // chunk_rows)
+        self.batch_rows = batch_rows
+
+    # SQLite ---------------------------------------------------------------------------
+    def _source_batches(self, conn: Any) -> Iterator[tuple[pa.RecordBatch, list[pa.Array]]]:
+        exprs = [(c.select, source_class(c)) for c in self.t.columns]
+        query = reader.typed_query(self.t.name, exprs)
+        for batch in reader.batches(conn, query, self.batch_rows):
+            fields = [fields_of(source_value_text(batch.column(i), c, k))
+                      for i, (c, k) in enumerate(zip(self.t.columns, self.kinds, strict=True))]
+            yield batch, fields
+
+    def _hashes(self, fields: list[pa.Array], buckets: bool) -> tuple[list[int], list[int]]:
+        """Row hashes (64-bit) and, if asked, bucket numbers of a batch's rows."""
+        rows = pc.binary_join_element_wise(*fields, "|")
+        row_d = _digests(rows)
+        hashes = [int.from_bytes(d[:8], "big") for d in row_d]
+        if not buckets:
+            return hashes, []
+        key_d = _digests(pc.binary_join_element_wise(*[fields[i] for i in self.pk_idx], "|")
+                         ) if self.pk_idx else row_d
+        n = self.n_buckets
+        return hashes, [int.from_bytes(d[:4], "big") % n for d in key_d]
+
+    def source_side(self, conn: Any, with_buckets: bool) -> _Side:
+        rows, total = 0, 0
+        buckets: dict[int, tuple[int, int]] = {}
+        for batch, fields in self._source_batches(conn):
+            hashes, numbers = self._hashes(fields, with_buckets)
+            rows += batch.num_rows
+            total += sum(hashes)
+            for h, b in zip(hashes, numbers, strict=False):
+                n, s = buckets.get(b, (0, 0))
+                buckets[b] = (n + 1, (s + h) % 2**64)
+        return _Side(rows, total % 2**64, buckets if with_buckets else None)
+
+    def source_rows_in(self, conn: Any, buckets: set[int]) -> dict[str, tuple[str, list[str]]]:
+        """key digest -> (displayed key, column fields) of the source rows in ``buckets``."""
+        out: dict[str, tuple[str, list[str]]] = {}
+        for batch, fields in self._source_batches(conn):
+            _h, numbers = self._hashes(fields, True)
+            picked = [i for i, x in enumerate(numbers) if x in buckets]
+            if not picked:
+                continue
+            cols = [f.take(pa.array(picked)).to_pylist() for f in fields]
+            for j, i in enumerate(picked):
+                row = [c[j] for c in cols]
+                key = "|".join(row[k] for k in self.pk_idx) if self.pk_idx else "|".join(row)
+                shown = self._display(batch, i) if self.pk_idx else f"(no primary key) {row}"
+                digest = hashlib.md5(key.encode()).hexdigest()
+                if not self.pk_idx:  # duplicates of a keyless row: count them apart
+                    n = 0
+                    while f"{digest}#{n}" in out:
+                        n += 1
+                    digest = f"{digest}#{n}"
+                out[digest] = (shown, row)
+        return out
+
+    def _display(self, batch: pa.RecordBatch, i: int) -> str:
+        return ", ".join(f"{self.t.columns[k].name}={batch.column(k)[i].as_py()!r}"
+                         for k in self.pk_idx)
+
+    # PostgreSQL -----------------------------------------------------------------------
+    def _pg_fields(self) -> list[sql.Composable]:
+        return [pg_field(sql.Identifier(c.pg_name), k)
+                for c, k in zip(self.t.columns, self.kinds, strict=True)]
+
+    def _pg_exprs(self) -> tuple[sql.Composable, sql.Composable, sql.Composable]:
+        fields = self._pg_fields()
+        row = pg_joined(fields)
+        key = pg_joined([fields[i] for i in self.pk_idx]) if self.pk_idx else row
+        h = sql.SQL("('x' || left(md5({}), 16))::bit(64)::bigint").format(row)
+        b = sql.SQL("mod(('x' || left(md5({}), 8))::bit(32)::bigint, {})").format(
+            key, sql.Literal(self.n_buckets))
+        return h, b, key
+
+    def _rel(self) -> sql.Composable:
+        return sql.Identifier(self.schema, self.t.pg_name)
+
+    def target_side(self, conn: psycopg.Connection[Any], with_buckets: bool) -> _Side:
+        h, b, _key = self._pg_exprs()
+        if not with_buckets:
+            q = sql.SQL("SELECT count(*), coalesce(sum({h}::numeric), 0) FROM {t}").format(
+                h=h, t=self._rel())
+            n, s = conn.execute(q).fetchone()  # type: ignore[misc]
+            return _Side(int(n), int(s) % 2**64)
+        q = sql.SQL("SELECT {b} AS bucket, count(*), sum({h}::numeric) FROM {t} GROUP BY 1"
+                    ).format(b=b, h=h, t=self._rel())
+        buckets = {int(r[0]): (int(r[1]), int(r[2]) % 2**64) for r in conn.execute(q)}
+        rows = sum(n for n, _s in buckets.values())
+        total = sum(s for _n, s in buckets.values()) % 2**64
+        return _Side(rows, total, buckets)
+
+    def target_rows_in(self, conn: psycopg.Connection[Any], buckets: set[int]
+                       ) -> dict[str, tuple[str, list[str]]]:
+        fields = self._pg_fields()
+        _h, b, key = self._pg_exprs()
+        display = sql.SQL(" || ', ' || ").join(
+            sql.SQL("{} || '=' || {}").format(
+                sql.Literal(self.t.columns[i].name),
+                sql.SQL("quote_nullable({})" if self.kinds[i] in (TEXT, JSONB, OTHER) else
+                        "coalesce({}::text, 'NULL')").format(
+                    sql.Identifier(self.t.columns[i].pg_name)))
+            for i in self.pk_idx) if self.pk_idx else sql.SQL("''")
+        q = sql.SQL("SELECT md5({key}), {display}, ARRAY[{fields}]::text[] FROM {t} "
+                    "WHERE {b} = ANY(%s)").format(
+            key=key, display=display, fields=sql.SQL(", ").join(fields) if fields
+            else sql.SQL("''"), t=self._rel(), b=b)
+        out: dict[str, tuple[str, list[str]]] = {}
+        for digest, shown, row in conn.execute(q, (sorted(buckets),)):
+            row = list(row) if fields else []
+            if not self.pk_idx:
+                n = 0
+                while f"{digest}#{n}" in out:
+                    n += 1
+                digest = f"{digest}#{n}"
+                shown = f"(no primary key) {row}"
+            out[digest] = (str(shown), row)
+        return out
+
+    def pinpoint(self, src_conn: Any, pg_conn: psycopg.Connection[Any], src: _Side,
+                 verdict: TableVerdict, limit: int) -> None:
+        tgt = self.target_side(pg_conn, with_buckets=True)
+        src_b = self.source_side(src_conn, with_buckets=True).buckets or {}
+        tgt_b = tgt.buckets or {}
+        differing = {b for b in set(src_b) | set(tgt_b) if src_b.get(b) != tgt_b.get(b)}
+        found: list[RowDifference] = []
+        # a few buckets at a time, so memory stays bounded by the chunk size
+        for chunk in _chunks(sorted(differing), 8):
+            wanted = set(chunk)
+            s_rows = self.source_rows_in(src_conn, wanted)
+            t_rows = self.target_rows_in(pg_conn, wanted)
+            for k in sorted(set(s_rows) | set(t_rows)):
+                s, t = s_rows.get(k), t_rows.get(k)
+                if s and t:
+                    if s[1] != t[1]:
+                        cols = [c.name for c, a, b2 in zip(self.t.columns, s[1], t[1],
+                                                            strict=True) if a != b2]
+                        found.append(RowDifference("differs", s[0], cols))
+                elif s:
+                    found.append(RowDifference("missing", s[0]))
+                elif t:
+                    found.append(RowDifference("extra", t[0]))
+            if len(found) > limit:
+                break
+        verdict.differences = found[:limit]
+        verdict.more_differences = len(found) > limit
+
+
+def _chunks(items: list[int], n: int) -> Iterator[list[int]]:
+    for i in range(0, len(items), n):
+        yield items[i:i + n]
+
+
+# -- all tables -----------------------------------------------------------------------
+def pg_column_types(conn: psycopg.Connection[Any], schema: str, table: str
+                    ) -> dict[str, str] | None:
+    rows = conn.execute(
+        "SELECT a.attname, format_type(a.atttypid, a.atttypmod) FROM pg_attribute a "
+        "JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE n.nspname = %s AND c.relname = %s AND a.attnum > 0 AND NOT a.attisdropped",
+        (schema, table)).fetchall()
+    return {str(r[0]): str(r[1]) for r in rows} if rows else None
+
+
+def select_tables(plan: Plan, globs: list[str]) -> list[TablePlan]:
+    if not globs:
+        return list(plan.tables)
+    return [t for t in plan.tables if any(fnmatch.fnmatchcase(t.name, g) for g in globs)]
+
+
+def verify(source: Path, plan: Plan, dsn: str, schema: str = "public",
+           tables: list[str] | None = None, limit: int = VERIFY_LIMIT,
+           chunk_rows: int = VERIFY_CHUNK_ROWS, batch_rows: int = 65536,
+           log: Callable[[str], None] = lambda _m: None) -> VerifyResult:
+    """Compare every selected table of ``plan`` in ``source`` with ``schema`` in ``dsn``."""
+    start = time.perf_counter()
+    chosen = select_tables(plan, tables or [])
+    verdicts: list[TableVerdict] = []
+    with target.connect(dsn, autocommit=True) as pg_conn, reader.connect(source) as src_conn:
+        cur = src_conn.cursor()
+        cur.execute("SELECT 1")  # one read transaction: one snapshot for every table
+        cur.fetchall()
+        checkers: list[tuple[TableVerdict, TableVerifier | None]] = []
+        for t in chosen:
+            v = TableVerdict(t.name, t.pg_name)
+            try:
+                types = pg_column_types(pg_conn, schema, t.pg_name)
+            except psycopg.Error as e:
+                raise target.describe(e, dsn) from None
+            if types is None:
+                v.error = f"table {schema}.{t.pg_name} does not exist in PostgreSQL"
+            elif missing := [c.pg_name for c in t.columns if c.pg_name not in types]:
+                v.error = f"columns missing in PostgreSQL: {', '.join(missing)}"
+            checkers.append((v, None if v.error else
+                             TableVerifier(t, schema, types or {}, chunk_rows, batch_rows)))
+            verdicts.append(v)
+        # PostgreSQL computes its sums on its own connection while this thread reads SQLite.
+        pg_sides: dict[str, _Side | BaseException] = {}
+        worker = threading.Thread(target=_target_sums, daemon=True,
+                                  args=(dsn, checkers, pg_sides))
+        worker.start()
+        src_sides = {}
+        for v, tv in checkers:
+            if tv is not None:
+                t0 = time.perf_counter()
+                src_sides[v.table] = tv.source_side(src_conn, with_buckets=False)
+                v.seconds += time.perf_counter() - t0
+        worker.join()
+        for v, tv in checkers:
+            if tv is None:
+                continue
+            t0 = time.perf_counter()
+            tgt = pg_sides.get(v.table)
+            if isinstance(tgt, BaseException) or tgt is None:
+                v.error = f"PostgreSQL could not compute the checksum: {tgt}"
+                continue
+            src = src_sides[v.table]
+            v.source_rows, v.target_rows = src.rows, tgt.rows
+            v.equal = src.rows == tgt.rows and src.total == tgt.total
+            if not v.equal:
+                try:
+                    tv.pinpoint(src_conn, pg_conn, src, v, limit)
+                except psycopg.Error as e:
+                    v.error = f"PostgreSQL error while narrowing down: {target.redact(str(e))}"
+            v.seconds += time.perf_counter() - t0
+            log(f"{v.table}: {v.status}")
+    return VerifyResult(verdicts, time.perf_counter() - start)
+
+
+def _target_sums(dsn: str, checkers: list[tuple[TableVerdict, TableVerifier | None]],
+                 out: dict[str, _Side | BaseException]) -> None:
+    try:
+        with target.connect(dsn, autocommit=True) as conn:
+            for v, tv in checkers:
+                if tv is None:
+                    continue
+                try:
+                    out[v.table] = tv.target_side(conn, with_buckets=False)
+                except psycopg.Error as e:
+                    out[v.table] = TargetError(target.redact(str(e).strip()))
+    except BaseException as e:  # reported per table by the caller
+        for v, _tv in checkers:
+            out.setdefault(v.table, e)
