@@ -39,7 +39,8 @@ def test_saas_every_cell_arrives(saas_db: Path, pg_dsn: str) -> None:
     assert compare_all(saas_db, pg_dsn, plan) == []
     with psycopg.connect(pg_dsn) as conn:
         # keys, indexes and FKs exist; identities continue past max(id) and sqlite_sequence
-        n_fk = conn.execute("SELECT count(*) FROM pg_constraint WHERE contype = 'f'").fetchone()
+        n_fk = conn.execute("SELECT count(*) FROM pg_constraint WHERE contype = 'f' AND "
+                            "connamespace = 'public'::regnamespace").fetchone()
         assert n_fk is not None and n_fk[0] == 10
         nxt = conn.execute("INSERT INTO tenants (name, slug) VALUES ('n', 'n') RETURNING id")
         row = nxt.fetchone()

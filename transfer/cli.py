@@ -134,6 +134,9 @@ def run(
                                                      "JSON to this file.")] = None,
     no_verify: Annotated[bool, typer.Option("--no-verify", help="Skip the final comparison "
                                             "of row counts and checksums.")] = False,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue the interrupted run into "
+                                         "this target schema from its last committed point, "
+                                         "with its own plan.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only errors and the "
                                         "summary.")] = False,
     type_map: TypeMapOpt = None,
@@ -149,6 +152,7 @@ def run(
     import time
 
     from transfer import pipeline
+    from transfer import source as source_mod
     from transfer.typemap import load_type_map
 
     if schema_only and data_only:
@@ -162,15 +166,25 @@ def run(
 
     try:
         start = time.perf_counter()
-        log(f"STEP 1  plan {source}" + (f" (from {plan_file})" if plan_file else ""))
-        p = pipeline.plan_for_run(source, plan_file, type_map=load_type_map(type_map),
-                                  casts=_casts(cast), sample=sample, jobs=jobs)
+        if resume:
+            if plan_file or schema_only or data_only or include or exclude or cast or type_map:
+                typer.echo("sqlite2pg: error: --resume continues a run with its own plan and "
+                           "options; leave out --plan, --cast, --type-map, --include, "
+                           "--exclude, --schema-only and --data-only.", err=True)
+                raise typer.Exit(int(ExitCode.USAGE))
+            source_mod.check_file(source)
+            p = None
+        else:
+            log(f"STEP 1  plan {source}" + (f" (from {plan_file})" if plan_file else ""))
+            source_mod.check_file(source)
+            p = pipeline.plan_for_run(source, plan_file, type_map=load_type_map(type_map),
+                                      casts=_casts(cast), sample=sample, jobs=jobs)
         planned = time.perf_counter() - start
         opts = pipeline.RunOptions(dsn=to, target_schema=target_schema,
                                    if_exists=if_exists.value, jobs=jobs,
                                    include=include or [], exclude=exclude or [],
                                    schema_only=schema_only, data_only=data_only,
-                                   verify=not no_verify)
+                                   verify=not no_verify, resume=resume)
         result = pipeline.run(source, p, opts, log)
     except TransferError as e:
         _fail(e)
@@ -190,7 +204,7 @@ def run(
     typer.echo("steps: " + ", ".join(f"{k} {v:.2f} s" for k, v in result.steps.items()))
     if result.backup_schema:
         typer.echo(f"replaced tables were kept in schema {result.backup_schema}")
-    for n in p.not_carried:
+    for n in result.plan.not_carried:
         log(f"not carried over: {n}")
     if result.verified is not None:
         _print_problems(result.verified)
@@ -199,8 +213,9 @@ def run(
                   "tables": [{**r.__dict__, "verified": verdicts[r.table].status
                               if r.table in verdicts else None} for r in result.tables],
                   "steps": result.steps, "backup_schema": result.backup_schema,
-                  "warnings": [str(w) for w in p.warnings],
-                  "not_carried": [str(n) for n in p.not_carried],
+                  "run_id": result.run_id,
+                  "warnings": [str(w) for w in result.plan.warnings],
+                  "not_carried": [str(n) for n in result.plan.not_carried],
                   "verify": json.loads(result.verified.to_json()) if result.verified else None}
         report_file.write_text(json.dumps(report, indent=2) + "\n")
     if result.verified is not None and not result.verified.equal:
@@ -271,6 +286,73 @@ def verify(
         raise typer.Exit(int(ExitCode.FAILED))
     if not result.equal:
         raise typer.Exit(int(ExitCode.DIFFERENCES))
+
+
+@app.command()
+def status(to: DsnOpt) -> None:
+    """List the runs recorded in the target: state, progress, what can be resumed or rolled
+    back; and staging schemas no run accounts for."""
+    from transfer import runs
+
+    try:
+        found, orphans = runs.status(to)
+    except TransferError as e:
+        _fail(e)
+        return
+    if not found and not orphans:
+        typer.echo("no runs recorded in this database")
+    for r in found:
+        typer.echo(f"run {r.run.run_id}  {r.label}  started {r.run.started_at:%Y-%m-%d %H:%M:%S}"
+                   f"  into schema {r.run.target_schema}")
+        typer.echo(f"    source {r.run.source}")
+        typer.echo(f"    tables copied {r.tables_done}/{len(r.run.tables)}, rows {r.rows_copied}"
+                   + (f"; staging schema {r.run.staging_schema}" if r.label in
+                      ("running", "interrupted") else "")
+                   + (f"; replaced tables kept in {r.run.backup_schema}"
+                      if r.run.backup_schema and r.run.state == "switched" else ""))
+        if r.run.message:
+            typer.echo(f"    {r.run.message}")
+        if r.hint:
+            typer.echo(f"    {r.hint}")
+    for name in orphans:
+        typer.echo(f"leftover staging schema {name} (no run record): 'sqlite2pg clean' drops it")
+
+
+@app.command()
+def rollback(
+    to: DsnOpt,
+    target_schema: Annotated[str, typer.Option("--target-schema", help="Schema the run "
+                                               "switched into.")] = "public",
+) -> None:
+    """Switch back the last switch-over: its tables move aside, the tables it replaced
+    come back; one transaction."""
+    from transfer import runs
+
+    try:
+        typer.echo(runs.rollback(to, target_schema))
+    except TransferError as e:
+        _fail(e)
+
+
+@app.command()
+def clean(
+    to: DsnOpt,
+    backups: Annotated[bool, typer.Option("--backups", help="Also drop the schemas kept for "
+                                          "rollback (rollback is then impossible).")] = False,
+) -> None:
+    """Drop leftover staging schemas of failed or interrupted runs (they cannot be resumed
+    afterwards)."""
+    from transfer import runs
+
+    try:
+        dropped = runs.clean(to, backups)
+    except TransferError as e:
+        _fail(e)
+        return
+    for name in dropped:
+        typer.echo(f"dropped schema {name}")
+    if not dropped:
+        typer.echo("nothing to clean")
 
 
 def version_callback(value: bool) -> None:

@@ -5,6 +5,11 @@ consistent snapshot, even while the application writes), in plan order, in batch
 bounded size. Each batch is converted in bulk (``transfer.convert``) and handed through a
 bounded queue to the writer, which streams it into PostgreSQL with the ADBC driver's
 binary COPY. Memory is bounded by batch size times queue depth, whatever the table size.
+
+Tables with a rowid are read in rowid order and committed in chunks of about
+``chunk_rows`` rows; with a run id, each chunk's COPY and the table's progress (rows and
+last rowid) commit in one transaction, so a resumed run continues after the last
+committed rowid, never copying a row twice.
 """
 
 from __future__ import annotations
@@ -24,7 +29,9 @@ import pyarrow as pa
 from transfer import convert, reader, target
 from transfer.errors import DataError, TargetError
 from transfer.plan import ColumnPlan, TablePlan
-from transfer.settings import BATCH_ROWS
+from transfer.settings import BATCH_ROWS, CHUNK_ROWS
+from transfer.state import SCHEMA as STATE_SCHEMA
+from transfer.state import TableProgress
 
 QUEUE_DEPTH = 4
 _DONE = object()  # the table is complete
@@ -68,9 +75,14 @@ def wire_schema(t: TablePlan) -> pa.Schema:
     return pa.schema([pa.field(c.pg_name, wire_type(c.convert)) for c in t.columns])
 
 
-def table_query(t: TablePlan) -> str:
+def table_query(t: TablePlan, after_rowid: int | None = None) -> str:
+    """The copy's query; with a rowid, in rowid order, the rowid last, after ``after_rowid``."""
     exprs = [(c.select, source_class(c)) for c in t.columns]
-    return reader.typed_query(t.name, exprs, order_by=t.order_by)
+    if t.rowid is None or t.order_by:
+        return reader.typed_query(t.name, exprs, order_by=t.order_by)
+    where = f"{t.rowid} > {int(after_rowid)}" if after_rowid is not None else None
+    return reader.typed_query(t.name, [*exprs, (t.rowid, "integer")], where=where,
+                              order_by=t.rowid)
 
 
 def _convert_batch(t: TablePlan, batch: pa.RecordBatch, schema: pa.Schema,
@@ -108,13 +120,19 @@ class Copier:
 
     def __init__(self, source_path: Path, dsn: str, schema: str, tables: list[TablePlan],
                  batch_rows: int = BATCH_ROWS,
-                 progress: Callable[[str, int], None] | None = None) -> None:
+                 progress: Callable[[str, int], None] | None = None,
+                 run_id: str | None = None, resume: dict[str, TableProgress] | None = None,
+                 chunk_rows: int = CHUNK_ROWS) -> None:
         self.source_path = source_path
         self.dsn = dsn
         self.schema = schema
-        self.tables = tables
+        self.resume = resume or {}
+        self.tables = [t for t in tables if not self.resume.get(t.name, TableProgress()).done]
+        self.skipped = [t for t in tables if t not in self.tables]
         self.batch_rows = batch_rows
         self.progress = progress or (lambda _t, _n: None)
+        self.run_id = run_id
+        self.chunk_rows = chunk_rows if run_id else 2**62
         self.queues: dict[str, queue.Queue[object]] = {
             t.name: queue.Queue(maxsize=QUEUE_DEPTH) for t in tables}
         self.error: BaseException | None = None
@@ -138,13 +156,18 @@ class Copier:
         q = self.queues[t.name]
         schema = wire_schema(t)
         converters = [convert.converter(c.convert) for c in t.columns]
-        offset = 0
-        for batch in reader.batches(conn, table_query(t), self.batch_rows):
+        done = self.resume.get(t.name, TableProgress())
+        offset = done.rows
+        with_rowid = t.rowid is not None and not t.order_by
+        for batch in reader.batches(conn, table_query(t, done.last_rowid), self.batch_rows):
             if self.stop.is_set():
                 return
+            last_rowid = None
+            if with_rowid:
+                last_rowid = batch.column(batch.num_columns - 1)[-1].as_py()  # not converted
             out = _convert_batch(t, batch, schema, converters, offset)
             offset += batch.num_rows
-            self._put(q, out)
+            self._put(q, (out, last_rowid))
         self._put(q, _DONE)
 
     def _put(self, q: queue.Queue[object], item: object) -> None:
@@ -155,19 +178,27 @@ class Copier:
             except queue.Full:
                 continue
 
-    def _batches(self, t: TablePlan, result: TableResult) -> Iterator[pa.RecordBatch]:
+    def _batches(self, t: TablePlan, result: TableResult,
+                 chunk: TableProgress) -> Iterator[pa.RecordBatch]:
+        """The batches of one chunk; marks ``chunk.done`` when the table is complete."""
         q = self.queues[t.name]
-        while True:
+        rows = 0
+        while rows < self.chunk_rows:
             item = q.get()
             if item is _DONE:
+                chunk.done = True
                 return
             if item is _FAILED:
                 raise _ReaderFailed()
-            assert isinstance(item, pa.RecordBatch)
-            result.rows += item.num_rows
-            result.bytes += item.nbytes
-            self.progress(t.name, item.num_rows)
-            yield item
+            assert isinstance(item, tuple)
+            batch, last_rowid = item
+            rows += batch.num_rows
+            result.rows += batch.num_rows
+            result.bytes += batch.nbytes
+            chunk.rows += batch.num_rows
+            chunk.last_rowid = last_rowid
+            self.progress(t.name, result.rows)
+            yield batch
 
     def run(self) -> list[TableResult]:
         thread = threading.Thread(target=self._read_all, name="sqlite2pg-reader", daemon=True)
@@ -184,6 +215,8 @@ class Copier:
                 raise self.error from None
             if isinstance(e, _ReaderFailed):
                 raise
+            if getattr(e, "sqlstate", None) == "57014" or "due to user request" in str(e):
+                raise KeyboardInterrupt from None  # Ctrl-C: the driver cancelled the COPY
             raise self._copy_error(e) from None
         finally:
             self.stop.set()
@@ -195,11 +228,18 @@ class Copier:
     def _write_table(self, conn: adbc_pg.Connection, t: TablePlan) -> TableResult:
         result = TableResult(t.name)
         start = time.perf_counter()
-        batches = pa.RecordBatchReader.from_batches(wire_schema(t), self._batches(t, result))
+        before = self.resume.get(t.name, TableProgress())
+        chunk = TableProgress(before.rows, before.last_rowid)
+        result.rows = before.rows
         self._current = t
-        with conn.cursor() as cur:
-            cur.adbc_ingest(t.pg_name, batches, mode="append", db_schema_name=self.schema)
-        conn.commit()
+        while not chunk.done:
+            batches = pa.RecordBatchReader.from_batches(wire_schema(t),
+                                                        self._batches(t, result, chunk))
+            with conn.cursor() as cur:
+                cur.adbc_ingest(t.pg_name, batches, mode="append", db_schema_name=self.schema)
+                if self.run_id is not None:
+                    cur.execute(_progress_sql(self.run_id, t.name, chunk))
+            conn.commit()
         result.seconds = time.perf_counter() - start
         return result
 
@@ -217,6 +257,18 @@ class Copier:
                              f"PostgreSQL rejected the value: {detail}; fix the value or override "
                              f"the type with --cast.")
         return TargetError(f"COPY into {t.name if t else '?'!r} failed: {detail}.")
+
+
+def _progress_sql(run_id: str, table: str, p: TableProgress) -> str:
+    """The progress upsert, rendered (the ADBC cursor runs it in the COPY's transaction)."""
+    from psycopg import sql
+
+    return sql.SQL(
+        "INSERT INTO {}.progress (run_id, item, rows, last_rowid, done) VALUES ({}, {}, {}, "
+        "{}, {}) ON CONFLICT (run_id, item) DO UPDATE SET rows = excluded.rows, "
+        "last_rowid = excluded.last_rowid, done = excluded.done").format(
+        sql.Identifier(STATE_SCHEMA), sql.Literal(run_id), sql.Literal("table " + table),
+        sql.Literal(p.rows), sql.Literal(p.last_rowid), sql.Literal(p.done)).as_string(None)
 
 
 class _ReaderFailed(Exception):

@@ -53,3 +53,9 @@ class VerificationFailed(TransferError):
     """Source and target differ after the copy."""
 
     exit_code = ExitCode.DIFFERENCES
+
+
+class Interrupted(TransferError):
+    """The run stopped part-way (Ctrl-C, lost connection); it can be resumed."""
+
+    exit_code = ExitCode.INTERRUPTED

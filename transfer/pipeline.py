@@ -16,15 +16,19 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import psycopg
 from psycopg import sql
 
-from transfer import copier, ddl, postdata, target, verify
+from transfer import copier, ddl, faults, postdata, state, target, verify
 from transfer import plan as plan_mod
-from transfer.errors import BlockersFound, TargetError
+from transfer.errors import BlockersFound, Interrupted, TargetError, TransferError
 from transfer.plan import Plan
-from transfer.settings import BATCH_ROWS, JOBS
+from transfer.settings import BATCH_ROWS, JOBS, STAGING_PREFIX
+from transfer.source import snapshot_identity
+
+Conn = psycopg.Connection[Any]
 
 
 @dataclass
@@ -39,6 +43,7 @@ class RunOptions:
     schema_only: bool = False
     data_only: bool = False
     verify: bool = True
+    resume: bool = False
 
 
 @dataclass
@@ -48,6 +53,7 @@ class RunResult:
     backup_schema: str | None
     plan: Plan
     verified: verify.VerifyResult | None = None
+    run_id: str | None = None
 
 
 def select_tables(plan: Plan, include: list[str], exclude: list[str]) -> Plan:
@@ -64,77 +70,196 @@ def select_tables(plan: Plan, include: list[str], exclude: list[str]) -> Plan:
                 blockers, plan.warnings, plan.not_carried)
 
 
-def run(source: Path, plan: Plan, opts: RunOptions,
+def run(source: Path, plan: Plan | None, opts: RunOptions,
         log: Callable[[str], None] = print) -> RunResult:
-    steps: dict[str, float] = {}
+    """Run ``plan`` (None with ``opts.resume``: the interrupted run's own plan)."""
     t0 = time.perf_counter()
+    if opts.data_only:
+        assert plan is not None
+        return _data_only(source, _selected(plan, opts), opts, log, t0)
+    log(f"STEP 2  check target {target.redact(opts.dsn)}")
+    lock = target.connect(opts.dsn, autocommit=True)  # holds the run's lock to the end
+    with lock:
+        try:
+            state.ensure(lock)
+            if opts.resume:
+                run_id, staging, plan, done = _resumable(lock, source, opts)
+                log(f"        resuming run {run_id} in {staging}")
+            else:
+                assert plan is not None
+                plan = _selected(plan, opts)
+                run_id, staging, done = _new_run(lock, source, plan, opts), "", {}
+                staging = _staging_of(lock, run_id)
+        except psycopg.Error as e:
+            raise target.describe(e, opts.dsn) from None
+        steps = {"check": time.perf_counter() - t0}
+        try:
+            result = _load(source, plan, opts, log, run_id, staging, done, steps)
+        except KeyboardInterrupt:
+            _record(lock, run_id, "loading", "interrupted")
+            raise Interrupted(f"interrupted; the target schema is as it was; continue with "
+                              f"'sqlite2pg run {source} --to ... --resume'.") from None
+        except TransferError as e:
+            if isinstance(e, TargetError) and _connection_lost(opts.dsn):
+                raise Interrupted(f"{e} The target schema is as it was; when the server is "
+                                  "back, continue with 'sqlite2pg run ... --resume'.") from None
+            _drop_quietly(opts.dsn, staging)
+            _record(lock, run_id, "failed", str(e))
+            raise
+        except BaseException as e:
+            _drop_quietly(opts.dsn, staging)
+            _record(lock, run_id, "failed", f"{type(e).__name__}: {e}")
+            raise
+    if opts.verify and not opts.schema_only:
+        _verify(source, plan, opts, result, log)
+    steps["total"] = time.perf_counter() - t0
+    return result
+
+
+def _selected(plan: Plan, opts: RunOptions) -> Plan:
     plan = select_tables(plan, opts.include, opts.exclude)
     if plan.blockers:
         first = plan.blockers[0]
         raise BlockersFound(f"the plan has {len(plan.blockers)} blocker(s), first: {first}; "
                             "run 'sqlite2pg plan' to see them all, fix them or --exclude the "
                             "tables.")
+    return plan
+
+
+def _new_run(conn: Conn, source: Path, plan: Plan, opts: RunOptions) -> str:
     names = [t.pg_name for t in plan.tables]
     views = [v.pg_name for v in plan.views]
+    clash = target.existing_relations(conn, opts.target_schema, names + views)
+    if clash and opts.if_exists != "replace":
+        raise target.conflict_error(opts.target_schema, clash)
+    staging = target.new_staging_name()
+    run_id = staging.removeprefix(STAGING_PREFIX)
+    identity = snapshot_identity(source)
+    with conn.transaction():
+        target.create_staging(conn, staging)
+        state.create_run(conn, run_id, str(source.resolve()), identity, opts.target_schema,
+                         staging, names, views, plan.to_json())
+    state.try_lock(conn, run_id)
+    return run_id
 
-    log(f"STEP 2  check target {target.redact(opts.dsn)}")
-    with target.connect(opts.dsn, autocommit=True) as conn:
-        if opts.data_only:
-            missing = set(names) - set(target.existing_relations(conn, opts.target_schema, names))
-            if missing:
-                raise TargetError(f"--data-only needs the tables to exist in "
-                                  f"{opts.target_schema!r}; missing: {', '.join(sorted(missing))}.")
-            return _data_only(source, plan, opts, log, t0)
-        clash = target.existing_relations(conn, opts.target_schema, names + views)
-        if clash and opts.if_exists != "replace":
-            raise target.conflict_error(opts.target_schema, clash)
-        staging = target.new_staging_name()
-        try:
-            target.create_staging(conn, staging)
-        except psycopg.Error as e:
-            raise target.describe(e, opts.dsn) from None
-    steps["check"] = time.perf_counter() - t0
 
-    results: list[copier.TableResult] = []
-    backup = None
+def _staging_of(conn: Conn, run_id: str) -> str:
+    for r in state.runs(conn):
+        if r.run_id == run_id:
+            return r.staging_schema
+    raise TargetError(f"run {run_id} is not recorded in {state.SCHEMA}.runs.")
+
+
+def _resumable(conn: Conn, source: Path, opts: RunOptions
+               ) -> tuple[str, str, Plan, dict[str, state.TableProgress]]:
+    candidates = [r for r in state.runs(conn, opts.target_schema) if r.state == "loading"]
+    if not candidates:
+        raise TargetError(f"there is no interrupted run into schema {opts.target_schema!r} to "
+                          "resume; 'sqlite2pg status --to ...' lists the runs, or start a new "
+                          "run without --resume.")
+    r = candidates[0]
+    if not state.try_lock(conn, r.run_id):
+        raise TargetError(f"run {r.run_id} is still running in another process; wait for it "
+                          "or stop it first.")
+    if not state.schema_exists(conn, r.staging_schema):
+        raise TargetError(f"the staging schema {r.staging_schema} of run {r.run_id} is gone, "
+                          "so it cannot be resumed; start a new run without --resume.")
+    if Path(r.source) != source.resolve():
+        raise TargetError(f"run {r.run_id} copied {r.source}, not {source.resolve()}; resume it "
+                          "with that file, or start a new run without --resume.")
+    if snapshot_identity(source) != r.source_identity:
+        raise TargetError(f"{source} has changed since run {r.run_id} read it, so the rows "
+                          "already copied may not match it; start a new run without --resume "
+                          "('sqlite2pg clean' drops the old staging schema).")
     try:
-        start = time.perf_counter()
+        plan = plan_mod.plan_from_dict(r.plan)
+    except (KeyError, TypeError) as e:
+        raise TargetError(f"run {r.run_id} has an unreadable plan ({e}); start a new run "
+                          "without --resume.") from None
+    return r.run_id, r.staging_schema, plan, state.progress(conn, r.run_id)
+
+
+def _load(source: Path, plan: Plan, opts: RunOptions, log: Callable[[str], None],
+          run_id: str, staging: str, done: dict[str, state.TableProgress],
+          steps: dict[str, float]) -> RunResult:
+    names = [t.pg_name for t in plan.tables]
+    views = [v.pg_name for v in plan.views]
+    start = time.perf_counter()
+    if "pre-data" in done:
+        log(f"STEP 3  tables exist in staging schema {staging} (resumed)")
+    else:
         log(f"STEP 3  create {len(names)} tables in staging schema {staging}")
         with target.connect(opts.dsn) as conn:
             conn.execute(sql.SQL("SET search_path TO {}, pg_catalog").format(
                 sql.Identifier(staging)))
             for st in ddl.pre_data(plan):
                 conn.execute(st.sql.encode())
+            state.mark_done(conn, run_id, "pre-data")
+            faults.pause("pre-data")
             conn.commit()
-        steps["pre-data"] = time.perf_counter() - start
+    steps["pre-data"] = time.perf_counter() - start
 
-        if not opts.schema_only:
-            start = time.perf_counter()
-            log(f"STEP 4  copy rows ({sum(t.rows for t in plan.tables)} planned)")
-            results = copier.Copier(source, opts.dsn, staging, plan.tables,
-                                    opts.batch_rows).run()
-            steps["copy"] = time.perf_counter() - start
-
+    results: list[copier.TableResult] = []
+    if not opts.schema_only:
         start = time.perf_counter()
-        log("STEP 5  post-data: keys, indexes, checks, identities, foreign keys, views")
-        postdata.run_post_data(plan, opts.dsn, staging, opts.jobs, lambda m: log("        " + m))
-        steps["post-data"] = time.perf_counter() - start
+        resume = {k.removeprefix("table "): v for k, v in done.items() if k.startswith("table ")}
+        log(f"STEP 4  copy rows ({sum(t.rows for t in plan.tables)} planned)")
+        cp = copier.Copier(source, opts.dsn, staging, plan.tables, opts.batch_rows,
+                           progress=_progress_log(log), run_id=run_id, resume=resume)
+        results = [copier.TableResult(t.name, resume[t.name].rows) for t in cp.skipped]
+        results += cp.run()
+        order = {t.name: i for i, t in enumerate(plan.tables)}
+        results.sort(key=lambda r: order[r.table])
+        steps["copy"] = time.perf_counter() - start
 
-        start = time.perf_counter()
-        log(f"STEP 6  switch into schema {opts.target_schema}")
-        with target.connect(opts.dsn) as conn:
-            backup = target.switch(conn, staging, opts.target_schema, names, views,
-                                   opts.if_exists == "replace")
-            conn.commit()
-        steps["switch"] = time.perf_counter() - start
-    except BaseException:
-        _drop_quietly(opts.dsn, staging)
-        raise
-    result = RunResult(results, steps, backup, plan)
-    if opts.verify and not opts.schema_only:
-        _verify(source, plan, opts, result, log)
-    steps["total"] = time.perf_counter() - t0
-    return result
+    start = time.perf_counter()
+    log("STEP 5  post-data: keys, indexes, checks, identities, foreign keys, views")
+    postdata.run_post_data(plan, opts.dsn, staging, opts.jobs, lambda m: log("        " + m),
+                           run_id=run_id, done=set(done))
+    steps["post-data"] = time.perf_counter() - start
+
+    start = time.perf_counter()
+    log(f"STEP 6  switch into schema {opts.target_schema}")
+    with target.connect(opts.dsn) as conn:
+        backup = target.switch(conn, staging, opts.target_schema, names, views,
+                               opts.if_exists == "replace")
+        state.set_state(conn, run_id, "switched", backup_schema=backup)
+        faults.pause("switch")
+        conn.commit()
+    steps["switch"] = time.perf_counter() - start
+    return RunResult(results, steps, backup, plan, run_id=run_id)
+
+
+def _progress_log(log: Callable[[str], None]) -> Callable[[str, int], None]:
+    last: dict[str, float] = {}
+
+    batches: dict[str, int] = {}
+
+    def report(table: str, rows: int) -> None:
+        batches[table] = batches.get(table, 0) + 1
+        if batches[table] == 3:
+            faults.pause(f"copy {table}")
+        now = time.monotonic()
+        if now - last.get(table, 0.0) >= 2.0:
+            last[table] = now
+            log(f"        {table}: {rows} rows")
+
+    return report
+
+
+def _record(conn: Conn, run_id: str, run_state: str, message: str) -> None:
+    try:
+        state.set_state(conn, run_id, run_state, message)
+    except psycopg.Error:
+        pass
+
+
+def _connection_lost(dsn: str) -> bool:
+    try:
+        with target.connect(dsn, autocommit=True):
+            return False
+    except TransferError:
+        return True
 
 
 def _verify(source: Path, plan: Plan, opts: RunOptions, result: RunResult,
@@ -149,6 +274,13 @@ def _verify(source: Path, plan: Plan, opts: RunOptions, result: RunResult,
 def _data_only(source: Path, plan: Plan, opts: RunOptions, log: Callable[[str], None],
                t0: float) -> RunResult:
     """Append rows into existing tables (one COPY transaction per table)."""
+    log(f"STEP 2  check target {target.redact(opts.dsn)}")
+    names = [t.pg_name for t in plan.tables]
+    with target.connect(opts.dsn, autocommit=True) as conn:
+        missing = set(names) - set(target.existing_relations(conn, opts.target_schema, names))
+    if missing:
+        raise TargetError(f"--data-only needs the tables to exist in {opts.target_schema!r}; "
+                          f"missing: {', '.join(sorted(missing))}.")
     log(f"STEP 4  copy rows into existing tables of {opts.target_schema}")
     results = copier.Copier(source, opts.dsn, opts.target_schema, plan.tables,
                             opts.batch_rows).run()
@@ -175,7 +307,19 @@ def plan_for_run(source: Path, plan_file: Path | None, **kwargs: object) -> Plan
 
 def plan_for_verify(source: Path, dsn: str, schema: str, plan_file: Path | None,
                     **kwargs: object) -> Plan:
-    """The reviewed plan file, else the plan the last run recorded, else a fresh plan."""
+    """The reviewed plan file, else the plan the last run from ``source`` recorded, else a
+    fresh plan."""
     if plan_file is not None:
         return plan_mod.load_plan(plan_file)
+    try:
+        with target.connect(dsn, autocommit=True) as conn:
+            recorded = [r for r in state.runs(conn, schema) if r.state == "switched"
+                        and Path(r.source) == source.resolve()]
+    except psycopg.Error as e:
+        raise target.describe(e, dsn) from None
+    if recorded and not kwargs.get("casts"):
+        try:
+            return plan_mod.plan_from_dict(recorded[0].plan)
+        except (KeyError, TypeError):
+            pass
     return plan_mod.build_plan(source, **kwargs)  # type: ignore[arg-type]

@@ -101,6 +101,7 @@ class TablePlan:
     checks: list[tuple[str, str]] = field(default_factory=list)  # (pg name, expression)
     order_by: str | None = None  # SQLite ORDER BY for the copy
     tenant_key: str | None = None
+    rowid: str | None = None  # a name of the rowid no column shadows; None: WITHOUT ROWID
 
     def column(self, name: str) -> ColumnPlan:
         for c in self.columns:
@@ -194,6 +195,13 @@ def build_plan(path: Path, type_map: TypeMap | None = None,
         conn.close()
 
 
+def _rowid_name(t: Table) -> str | None:
+    if t.without_rowid:
+        return None
+    taken = {c.name.lower() for c in t.columns}
+    return next((n for n in ("rowid", "_rowid_", "oid") if n not in taken), None)
+
+
 def _check_casts(cat: Catalog, casts: dict[str, str]) -> None:
     for key in casts:
         table, _, column = key.partition(".")
@@ -266,7 +274,7 @@ class Planner:
                                           "names are at most 63 bytes)"))
             plans.append(col_plan)
         tp = TablePlan(name=t.name, pg_name=pg_name, columns=plans, rows=prof.rows, kind=t.kind,
-                       sequence_floor=t.sequence)
+                       sequence_floor=t.sequence, rowid=_rowid_name(t))
         if t.rowid_alias and not t.without_rowid:
             col = tp.column(t.rowid_alias)
             if col.pg_type in ("bigint", "integer", "smallint"):
@@ -695,19 +703,24 @@ def load_plan(path: Path) -> Plan:
         raise PlanError(f"plan file {path} has format {data.get('format')!r}, this version "
                         f"reads {PLAN_FORMAT}; regenerate it with 'sqlite2pg plan --output'.")
     try:
-        tables = []
-        for t in data["tables"]:
-            t = dict(t)
-            t["columns"] = [ColumnPlan(**c) for c in t["columns"]]
-            t["indexes"] = [IndexPlan(**i) for i in t["indexes"]]
-            t["foreign_keys"] = [ForeignKeyPlan(**f) for f in t["foreign_keys"]]
-            t["checks"] = [tuple(c) for c in t["checks"]]
-            tables.append(TablePlan(**t))
-        return Plan(format=PLAN_FORMAT, source=data["source"], tables=tables,
-                    views=[ViewPlan(**v) for v in data["views"]],
-                    blockers=[Note(**n) for n in data["blockers"]],
-                    warnings=[Note(**n) for n in data["warnings"]],
-                    not_carried=[Note(**n) for n in data["not_carried"]])
+        return plan_from_dict(data)
     except (KeyError, TypeError) as e:
         raise PlanError(f"plan file {path} is missing or has unexpected fields ({e}); "
                         "regenerate it with 'sqlite2pg plan --output'.") from None
+
+
+def plan_from_dict(data: dict[str, Any]) -> Plan:
+    """A plan from its JSON form (raises KeyError or TypeError when malformed)."""
+    tables = []
+    for t in data["tables"]:
+        t = dict(t)
+        t["columns"] = [ColumnPlan(**c) for c in t["columns"]]
+        t["indexes"] = [IndexPlan(**i) for i in t["indexes"]]
+        t["foreign_keys"] = [ForeignKeyPlan(**f) for f in t["foreign_keys"]]
+        t["checks"] = [tuple(c) for c in t["checks"]]
+        tables.append(TablePlan(**t))
+    return Plan(format=PLAN_FORMAT, source=data["source"], tables=tables,
+                views=[ViewPlan(**v) for v in data["views"]],
+                blockers=[Note(**n) for n in data["blockers"]],
+                warnings=[Note(**n) for n in data["warnings"]],
+                not_carried=[Note(**n) for n in data["not_carried"]])

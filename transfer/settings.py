@@ -14,6 +14,8 @@ def _int(name: str, default: int) -> int:
 
 # Rows per Arrow record batch read from SQLite and sent through COPY (bounds memory).
 BATCH_ROWS = _int("BATCH_ROWS", 65_536)
+# Rows per committed chunk of a table's copy (the unit a resumed run continues from).
+CHUNK_ROWS = _int("CHUNK_ROWS", 1_000_000)
 # Tables loaded at the same time.
 JOBS = _int("JOBS", max(1, min(4, os.cpu_count() or 1)))
 # Rows profiled per table (0 = every row).

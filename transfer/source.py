@@ -78,3 +78,26 @@ def describe_sqlite_error(path: Path, e: sqlite3.Error) -> SourceError:
             "readable (a WAL database needs its -shm file or a writable directory)."
         )
     return SourceError(f"{path}: SQLite error: {msg}.")
+
+
+def snapshot_identity(path: Path) -> dict[str, int | str]:
+    """What changes whenever a transaction commits into ``path`` (WAL or rollback journal).
+
+    The main file's size, modification time, change counter and schema cookie, and the
+    write-ahead log's size, modification time and salts (they change when it restarts).
+    """
+    st = path.stat()
+    with path.open("rb") as f:
+        header = f.read(100)
+    ident: dict[str, int | str] = {
+        "size": st.st_size, "mtime_ns": st.st_mtime_ns,
+        "change_counter": int.from_bytes(header[24:28], "big"),
+        "schema_cookie": int.from_bytes(header[40:44], "big"),
+    }
+    wal = path.with_name(path.name + "-wal")
+    if wal.exists() and wal.stat().st_size:
+        with wal.open("rb") as f:
+            wal_header = f.read(32)
+        ident.update(wal_size=wal.stat().st_size, wal_mtime_ns=wal.stat().st_mtime_ns,
+                     wal_salts=wal_header[16:24].hex())
+    return ident

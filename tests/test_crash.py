@@ -1,0 +1,134 @@
+"""Crash safety on a real PostgreSQL: a run killed with SIGKILL (from this, another, process)
+at several points leaves the target schema exactly as it was; --resume then completes with
+every row equal to the source and none twice; rollback restores the replaced tables."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import make_fixture  # type: ignore[import-not-found]
+import psycopg
+import pytest
+
+from transfer import runs, verify
+from transfer.plan import build_plan
+
+ENV = {"SQLITE2PG_CHUNK_ROWS": "2000", "SQLITE2PG_BATCH_ROWS": "1000"}
+
+
+def sqlite2pg(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "transfer", *args], capture_output=True,
+                          text=True, timeout=300, env={**os.environ, **ENV, **env})
+
+
+def start_paused(point: str, *args: str) -> subprocess.Popen[str]:
+    """Start ``sqlite2pg run`` and return once it is paused at ``point``."""
+    proc = subprocess.Popen([sys.executable, "-m", "transfer", "run", *args],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, **ENV, "SQLITE2PG_PAUSE_AT": point})
+    assert proc.stderr is not None
+    seen = []
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        line = proc.stderr.readline()
+        seen.append(line)
+        if f"paused at {point}" in line:
+            return proc
+        if not line and proc.poll() is not None:
+            break
+    proc.kill()
+    raise AssertionError(f"the run never paused at {point}: {''.join(seen)}")
+
+
+def fingerprint(dsn: str, schema: str = "public") -> dict[str, tuple[int, str]]:
+    """Row count and an ordered content hash of every table in ``schema``."""
+    out = {}
+    with psycopg.connect(dsn) as conn:
+        names = [r[0] for r in conn.execute(
+            "SELECT tablename FROM pg_tables WHERE schemaname = %s", (schema,))]
+        for name in names:
+            row = conn.execute(psycopg.sql.SQL(
+                "SELECT count(*), md5(coalesce(string_agg(t::text, '|' ORDER BY t::text), '')) "
+                "FROM {}.{} t").format(psycopg.sql.Identifier(schema),
+                                       psycopg.sql.Identifier(name))).fetchone()
+            assert row is not None
+            out[name] = (int(row[0]), str(row[1]))
+    return out
+
+
+@pytest.fixture(scope="module")
+def bigger_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("crash") / "saas2.db"
+    make_fixture.build(path, scale=0.02)
+    return path
+
+
+@pytest.mark.parametrize("point", ["pre-data", "copy api_logs", "post-data", "switch"])
+def test_sigkill_leaves_target_as_it_was_and_resume_completes(
+        point: str, saas_db: Path, bigger_db: Path, pg_dsn: str) -> None:
+    first = sqlite2pg("run", str(saas_db), "--to", pg_dsn, "--no-verify")
+    assert first.returncode == 0, first.stderr
+    before = fingerprint(pg_dsn)
+    assert before["api_logs"][0] == 8000
+
+    proc = start_paused(point, str(bigger_db), "--to", pg_dsn, "--if-exists", "replace")
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=30)
+    assert fingerprint(pg_dsn) == before  # exactly as it was
+
+    found, _orphans = runs.status(pg_dsn)
+    assert found[0].label == "interrupted"
+    resumed = sqlite2pg("run", str(bigger_db), "--to", pg_dsn, "--if-exists", "replace",
+                        "--resume")
+    assert resumed.returncode == 0, resumed.stderr + resumed.stdout
+    if point == "copy api_logs":
+        assert "api_logs: 2000" not in resumed.stderr  # continued after the committed chunk
+    after = fingerprint(pg_dsn)
+    assert after["api_logs"][0] == 16000 and after != before
+    result = verify.verify(bigger_db, build_plan(bigger_db), pg_dsn)
+    assert result.equal, [str(d) for v in result.tables for d in v.differences]
+    with psycopg.connect(pg_dsn) as conn:  # keys are in place: no row can be there twice
+        pk = conn.execute("SELECT count(*) FROM pg_constraint WHERE contype = 'p' AND "
+                          "connamespace = 'public'::regnamespace").fetchone()
+    assert pk == (8,)
+
+    back = sqlite2pg("rollback", "--to", pg_dsn)
+    assert back.returncode == 0, back.stderr
+    assert "restored 8 tables" in back.stdout
+    assert fingerprint(pg_dsn) == before
+
+
+def test_resume_refuses_a_changed_source(saas_db: Path, tmp_path: Path, pg_dsn: str) -> None:
+    db = tmp_path / "changing.db"
+    db.write_bytes(saas_db.read_bytes())
+    proc = start_paused("copy api_logs", str(db), "--to", pg_dsn)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=30)
+
+    with sqlite3.connect(db) as conn:
+        conn.execute("UPDATE api_logs SET status_code = 599 WHERE id = 1")
+    resumed = sqlite2pg("run", str(db), "--to", pg_dsn, "--resume")
+    assert resumed.returncode == 2
+    assert "has changed since run" in resumed.stderr
+    assert "Traceback" not in resumed.stderr
+    cleaned = sqlite2pg("clean", "--to", pg_dsn)
+    assert "dropped schema sqlite2pg_staging_" in cleaned.stdout
+    found, orphans = runs.status(pg_dsn)
+    assert found[0].label == "failed" and orphans == []
+
+
+def test_ctrl_c_stops_cleanly_and_says_how_to_resume(saas_db: Path, pg_dsn: str) -> None:
+    proc = start_paused("post-data", str(saas_db), "--to", pg_dsn)
+    os.kill(proc.pid, signal.SIGINT)
+    _out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "--resume" in err and "Traceback" not in err
+    resumed = sqlite2pg("run", str(saas_db), "--to", pg_dsn, "--resume")
+    assert resumed.returncode == 0, resumed.stderr
+    assert fingerprint(pg_dsn)["api_logs"][0] == 8000

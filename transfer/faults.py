@@ -1,0 +1,20 @@
+"""A pause point for crash tests: ``SQLITE2PG_PAUSE_AT=<point>`` makes a run stop there
+(inside its open transaction) and wait to be killed, so that tests can SIGKILL a real run
+at a known moment. Points: ``pre-data``, ``copy <table>`` (when the third batch of that
+table is on its way), ``post-data`` (after some keys and indexes are committed), ``switch``."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+
+from transfer.settings import ENV_PREFIX
+
+
+def pause(point: str) -> None:
+    if os.environ.get(ENV_PREFIX + "PAUSE_AT") != point:
+        return
+    print(f"sqlite2pg: paused at {point}", file=sys.stderr, flush=True)
+    while True:
+        time.sleep(3600)

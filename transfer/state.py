@@ -1,0 +1,177 @@
+"""Run state kept in the target, so that a crashed run can be resumed and a finished one
+rolled back.
+
+Schema ``sqlite2pg`` holds two tables:
+
+* ``runs``: one row per run: source and its snapshot identity, target, staging and backup
+  schemas, the plan executed, and the state (``loading``, ``failed``, ``switched``,
+  ``rolled back``). A run holds a session advisory lock while it works, so ``status`` can
+  tell a running run from an interrupted one, and two processes never work on one run.
+* ``progress``: what a run has committed: ``pre-data``, each table's copied rows up to a
+  rowid (one row per table, updated in the same transaction as each chunk's COPY), each
+  post-data statement. Resuming skips what is recorded here and nothing else.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import zlib
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import psycopg
+from psycopg import sql
+from psycopg.types.json import Jsonb
+
+SCHEMA = "sqlite2pg"
+LOCK_CLASS = 0x5132  # first key of the advisory locks runs hold
+
+DDL = f"""
+CREATE SCHEMA IF NOT EXISTS {SCHEMA};
+CREATE TABLE IF NOT EXISTS {SCHEMA}.runs (
+    run_id text PRIMARY KEY,
+    started_at timestamptz NOT NULL DEFAULT now(),
+    updated_at timestamptz NOT NULL DEFAULT now(),
+    state text NOT NULL,
+    source text NOT NULL,
+    source_identity jsonb NOT NULL,
+    target_schema text NOT NULL,
+    staging_schema text NOT NULL,
+    backup_schema text,
+    rolled_back_schema text,
+    tables text[] NOT NULL,
+    views text[] NOT NULL,
+    plan jsonb NOT NULL,
+    message text
+);
+CREATE TABLE IF NOT EXISTS {SCHEMA}.progress (
+    run_id text NOT NULL REFERENCES {SCHEMA}.runs ON DELETE CASCADE,
+    item text NOT NULL,
+    rows bigint NOT NULL DEFAULT 0,
+    last_rowid bigint,
+    done boolean NOT NULL DEFAULT false,
+    PRIMARY KEY (run_id, item)
+);
+"""
+
+Conn = psycopg.Connection[Any]
+
+
+@dataclass
+class Run:
+    run_id: str
+    started_at: datetime
+    updated_at: datetime
+    state: str
+    source: str
+    source_identity: dict[str, Any]
+    target_schema: str
+    staging_schema: str
+    backup_schema: str | None
+    rolled_back_schema: str | None
+    tables: list[str]
+    views: list[str]
+    plan: dict[str, Any]
+    message: str | None
+
+
+@dataclass
+class TableProgress:
+    rows: int = 0
+    last_rowid: int | None = None
+    done: bool = False
+
+
+def ensure(conn: Conn) -> None:
+    exists = conn.execute("SELECT to_regclass(%s) IS NOT NULL",
+                          (f"{SCHEMA}.progress",)).fetchone()
+    if not (exists and exists[0]):
+        with conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(%s, 0)", (LOCK_CLASS,))
+            conn.execute(DDL)
+
+
+def lock_key(run_id: str) -> tuple[int, int]:
+    return LOCK_CLASS, zlib.crc32(run_id.encode()) - 2**31
+
+
+def try_lock(conn: Conn, run_id: str) -> bool:
+    """Take the run's session lock on ``conn``; False when another session holds it."""
+    row = conn.execute("SELECT pg_try_advisory_lock(%s, %s)", lock_key(run_id)).fetchone()
+    return bool(row and row[0])
+
+
+def is_running(conn: Conn, run_id: str) -> bool:
+    if try_lock(conn, run_id):
+        conn.execute("SELECT pg_advisory_unlock(%s, %s)", lock_key(run_id))
+        return False
+    return True
+
+
+def create_run(conn: Conn, run_id: str, source: str, identity: dict[str, Any],
+               target_schema: str, staging: str, tables: list[str], views: list[str],
+               plan_json: str) -> None:
+    conn.execute(
+        f"INSERT INTO {SCHEMA}.runs (run_id, state, source, source_identity, target_schema, "
+        "staging_schema, tables, views, plan) VALUES (%s, 'loading', %s, %s, %s, %s, %s, %s, "
+        "%s)", (run_id, source, Jsonb(identity), target_schema, staging, tables, views,
+                Jsonb(json.loads(plan_json))))
+
+
+def set_state(conn: Conn, run_id: str, state: str, message: str | None = None,
+              **fields: str | None) -> None:
+    sets: list[sql.Composable] = [sql.SQL("state = %s"), sql.SQL("updated_at = now()"),
+                                  sql.SQL("message = %s")]
+    params: list[Any] = [state, message]
+    for k, v in fields.items():
+        sets.append(sql.SQL("{} = %s").format(sql.Identifier(k)))
+        params.append(v)
+    conn.execute(sql.SQL("UPDATE {}.runs SET {} WHERE run_id = %s").format(
+        sql.Identifier(SCHEMA), sql.SQL(", ").join(sets)), [*params, run_id])
+
+
+def mark_done(conn: Conn, run_id: str, item: str, rows: int = 0,
+              last_rowid: int | None = None, done: bool = True) -> None:
+    conn.execute(
+        f"INSERT INTO {SCHEMA}.progress (run_id, item, rows, last_rowid, done) "
+        "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (run_id, item) DO UPDATE SET "
+        "rows = excluded.rows, last_rowid = excluded.last_rowid, done = excluded.done",
+        (run_id, item, rows, last_rowid, done))
+
+
+def progress(conn: Conn, run_id: str) -> dict[str, TableProgress]:
+    rows = conn.execute(f"SELECT item, rows, last_rowid, done FROM {SCHEMA}.progress "
+                        "WHERE run_id = %s", (run_id,)).fetchall()
+    return {str(r[0]): TableProgress(int(r[1]), r[2], bool(r[3])) for r in rows}
+
+
+def statement_key(statement_sql: str) -> str:
+    return "post-data " + hashlib.sha256(statement_sql.encode()).hexdigest()[:16]
+
+
+_COLUMNS = ("run_id, started_at, updated_at, state, source, source_identity, target_schema, "
+            "staging_schema, backup_schema, rolled_back_schema, tables, views, plan, message")
+
+
+def runs(conn: Conn, target_schema: str | None = None) -> list[Run]:
+    """Every recorded run (of ``target_schema`` if given), newest first."""
+    if not _has_state(conn):
+        return []
+    where = "WHERE target_schema = %s" if target_schema is not None else ""
+    rows = conn.execute(f"SELECT {_COLUMNS} FROM {SCHEMA}.runs {where} "
+                        "ORDER BY started_at DESC, run_id DESC",
+                        (target_schema,) if target_schema is not None else ()).fetchall()
+    return [Run(*r) for r in rows]
+
+
+def _has_state(conn: Conn) -> bool:
+    row = conn.execute("SELECT to_regclass(%s) IS NOT NULL", (f"{SCHEMA}.runs",)).fetchone()
+    return bool(row and row[0])
+
+
+def schema_exists(conn: Conn, name: str) -> bool:
+    row = conn.execute("SELECT count(*) FROM pg_namespace WHERE nspname = %s",
+                       (name,)).fetchone()
+    return bool(row and row[0])
