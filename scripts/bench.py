@@ -1,0 +1,185 @@
+#!/usr/bin/env python3
+"""Benchmark (not a test): sqlite2pg run against pgloader and PostgreSQL's own COPY.
+
+    .venv/bin/python scripts/bench.py [--scale 1] [--dsn DSN] [--repeat 1] [--skip pgloader]
+
+Builds the SaaS fixture at the given scale (cached under ``--work``), starts a throwaway
+cluster (unless ``--dsn``), and runs side by side, each into a fresh database:
+
+* ``sqlite2pg``: ``sqlite2pg run --no-verify`` (complete cutover: schema, data, keys,
+  indexes, foreign keys, sequences), and ``sqlite2pg verify`` after it;
+* ``pgloader``: the Debian package, ``pgloader sqlite://... pgsql://...`` with its defaults;
+* ``copy-reference``: the same tables created from sqlite2pg's DDL, then server-side
+  ``COPY ... FROM 'file' (FORMAT csv)`` of files exported beforehand (export not timed),
+  then the same keys, indexes and foreign keys: a hand-made cutover's floor.
+
+Prints wall time, rows/s, peak RSS of the client process and the ratios.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "scripts"))
+sys.path.insert(0, str(ROOT))
+
+import make_fixture  # noqa: E402
+import pgcluster  # noqa: E402
+import psycopg  # noqa: E402
+from psycopg import sql  # noqa: E402
+
+
+def timed(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, float, int, str]:
+    """(wall seconds, peak RSS MiB, exit code, output tail) of a child process."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            env={**os.environ, **(env or {})})
+    assert proc.stdout is not None
+    out = proc.stdout.read().decode(errors="replace")
+    _pid, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - start
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    return wall, usage.ru_maxrss / 1024, proc.returncode, "\n".join(out.splitlines()[-4:])
+
+
+def fresh_db(admin: str, name: str) -> str:
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+            sql.Identifier(name)))
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    info = psycopg.conninfo.conninfo_to_dict(admin)
+    info["dbname"] = name
+    return psycopg.conninfo.make_conninfo("", **info)
+
+
+def as_url(dsn: str) -> str:
+    info = psycopg.conninfo.conninfo_to_dict(dsn)
+    return (f"pgsql://{info.get('user', 'postgres')}@{info.get('host', '127.0.0.1')}:"
+            f"{info.get('port', 5432)}/{info['dbname']}")
+
+
+def export_csv(db: Path, out: Path) -> object:
+    """Each table to a CSV file PostgreSQL can COPY (blobs as \\x hex); returns the plan."""
+    from transfer.plan import build_plan
+
+    plan = build_plan(db)
+    out.mkdir(parents=True, exist_ok=True)
+    if os.geteuid() == 0:
+        shutil.chown(out, "postgres")
+    for t in plan.tables:
+        cols = []
+        for c in t.columns:
+            q = '"' + c.name.replace('"', '""') + '"'
+            cols.append(f"'\\x' || hex({q})" if c.pg_type == "bytea" else q)
+        path = out / f"{t.pg_name}.csv"
+        query = f'SELECT {", ".join(cols)} FROM "{t.name}"'
+        with path.open("wb") as f:
+            subprocess.run(["sqlite3", "-csv", str(db), query], stdout=f, check=True)
+    return plan
+
+
+def copy_reference(dsn: str, plan: object, files: Path) -> float:
+    from transfer import ddl
+
+    start = time.perf_counter()
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        for st in ddl.pre_data(plan):  # type: ignore[arg-type]
+            conn.execute(st.sql.encode())
+        for t in plan.tables:  # type: ignore[attr-defined]
+            conn.execute(sql.SQL("COPY {} FROM {} (FORMAT csv)").format(
+                sql.Identifier(t.pg_name), sql.Literal(str(files / f"{t.pg_name}.csv"))))
+        for st in ddl.post_data(plan):  # type: ignore[arg-type]
+            conn.execute(st.sql.encode())
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--scale", type=float, default=1.0)
+    ap.add_argument("--dsn", help="an existing server's admin DSN (default: throwaway cluster)")
+    ap.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "sqlite2pg-bench")
+    ap.add_argument("--repeat", type=int, default=1)
+    ap.add_argument("--skip", action="append", default=[], help="pgloader, copy-reference")
+    args = ap.parse_args()
+
+    args.work.mkdir(parents=True, exist_ok=True)
+    db = args.work / f"saas-{args.scale:g}.db"
+    if not db.exists():
+        print(f"building {db} ...", flush=True)
+        make_fixture.build(db, scale=args.scale)
+    rows = sum(int(n) for n in subprocess.run(
+        ["sqlite3", str(db), "SELECT (SELECT count(*) FROM api_logs) + (SELECT count(*) FROM "
+         "users) + (SELECT count(*) FROM tenants) + (SELECT count(*) FROM subscriptions) + "
+         "(SELECT count(*) FROM tenant_lattices) + (SELECT count(*) FROM lattice_operations) + "
+         "(SELECT count(*) FROM webhooks) + (SELECT count(*) FROM webhook_deliveries)"],
+        capture_output=True, text=True, check=True).stdout.split())
+    size = db.stat().st_size / 2**20
+
+    cluster = None
+    admin = args.dsn
+    if admin is None:
+        cluster = Path(tempfile.mkdtemp(prefix="sqlite2pg-bench-pg-"))
+        admin = pgcluster.start(cluster)
+    try:
+        results: dict[str, list[tuple[float, float]]] = {}
+        plan = None
+        files = args.work / f"csv-{args.scale:g}"
+        if "copy-reference" not in args.skip:
+            plan = export_csv(db, files)
+        py = str(ROOT / ".venv" / "bin" / "python") if (ROOT / ".venv").exists() \
+            else sys.executable
+        for i in range(args.repeat):
+            dsn = fresh_db(admin, "bench_sqlite2pg")
+            wall, rss, rc, tail = timed([py, "-m", "transfer", "run", str(db), "--to", dsn,
+                                         "--no-verify", "--quiet"])
+            if rc != 0:
+                sys.exit(f"sqlite2pg run failed ({rc}):\n{tail}")
+            results.setdefault("sqlite2pg run", []).append((wall, rss))
+            print(f"[{i + 1}] sqlite2pg run   {wall:6.2f} s  {rss:6.0f} MiB\n{tail}", flush=True)
+            wall, rss, rc, tail = timed([py, "-m", "transfer", "verify", str(db), "--to", dsn])
+            if rc != 0:
+                sys.exit(f"sqlite2pg verify failed ({rc}):\n{tail}")
+            results.setdefault("sqlite2pg verify", []).append((wall, rss))
+            print(f"[{i + 1}] sqlite2pg verify {wall:6.2f} s  {rss:6.0f} MiB", flush=True)
+            if "pgloader" not in args.skip:
+                if shutil.which("pgloader") is None:
+                    sys.exit("pgloader is not installed: apt-get install -y pgloader, or "
+                             "--skip pgloader")
+                dsn = fresh_db(admin, "bench_pgloader")
+                wall, rss, rc, tail = timed(["pgloader", f"sqlite://{db}", as_url(dsn)])
+                results.setdefault("pgloader", []).append((wall, rss))
+                print(f"[{i + 1}] pgloader        {wall:6.2f} s  {rss:6.0f} MiB (exit {rc})",
+                      flush=True)
+            if plan is not None:
+                dsn = fresh_db(admin, "bench_copy")
+                wall = copy_reference(dsn, plan, files)
+                results.setdefault("copy-reference", []).append((wall, 0.0))
+                print(f"[{i + 1}] copy reference  {wall:6.2f} s", flush=True)
+    finally:
+        if cluster is not None:
+            pgcluster.stop(cluster)
+            shutil.rmtree(cluster, ignore_errors=True)
+
+    best = {k: min(v) for k, v in results.items()}
+    print(f"\nSaaS fixture scale {args.scale:g}: {rows} rows, {size:.0f} MiB; "
+          f"{os.cpu_count()} cores; best of {args.repeat}")
+    print(f"{'':<18} {'wall s':>8} {'rows/s':>10} {'peak RSS MiB':>13}")
+    for k, (wall, rss) in best.items():
+        print(f"{k:<18} {wall:>8.2f} {rows / wall:>10.0f} {rss if rss else float('nan'):>13.0f}")
+    ours = best["sqlite2pg run"][0]
+    for k in ("pgloader", "copy-reference"):
+        if k in best:
+            print(f"sqlite2pg run / {k}: {ours / best[k][0]:.2f}")
+    print(f"sqlite2pg verify / run: {best['sqlite2pg verify'][0] / ours:.2f}")
+
+
+if __name__ == "__main__":
+    main()
