@@ -122,7 +122,8 @@ class Copier:
                  batch_rows: int = BATCH_ROWS,
                  progress: Callable[[str, int], None] | None = None,
                  run_id: str | None = None, resume: dict[str, TableProgress] | None = None,
-                 chunk_rows: int = CHUNK_ROWS) -> None:
+                 chunk_rows: int = CHUNK_ROWS,
+                 table_done: Callable[[str], None] | None = None) -> None:
         self.source_path = source_path
         self.dsn = dsn
         self.schema = schema
@@ -133,6 +134,7 @@ class Copier:
         self.progress = progress or (lambda _t, _n: None)
         self.run_id = run_id
         self.chunk_rows = chunk_rows if run_id else 2**62
+        self.table_done = table_done or (lambda _t: None)
         self.queues: dict[str, queue.Queue[object]] = {
             t.name: queue.Queue(maxsize=QUEUE_DEPTH) for t in tables}
         self.error: BaseException | None = None
@@ -241,6 +243,7 @@ class Copier:
                     cur.execute(_progress_sql(self.run_id, t.name, chunk))
             conn.commit()
         result.seconds = time.perf_counter() - start
+        self.table_done(t.name)
         return result
 
     def _copy_error(self, e: Exception) -> Exception:

@@ -113,6 +113,30 @@ def identity_restart(t: TablePlan) -> list[Statement]:
     return out
 
 
+def key_indexes(t: TablePlan) -> tuple[list[Statement], list[Statement]]:
+    """``run``'s form of keys and indexes: every index (primary key and unique constraints
+    too) built by CREATE INDEX, which several sessions can run on one table at once; then
+    the keys attached with ADD CONSTRAINT ... USING INDEX (a catalog change)."""
+    builds: list[Statement] = []
+    attach: list[Statement] = []
+    tbl = ident(t.pg_name)
+    if t.pk and t.pk_name:
+        name = ident(t.pk_name)
+        builds.append(Statement(t.pg_name, "index", f"CREATE UNIQUE INDEX {name} ON {tbl} "
+                                f"({', '.join(ident(c) for c in t.pk)})"))
+        attach.append(Statement(t.pg_name, "primary key", f"ALTER TABLE {tbl} ADD CONSTRAINT "
+                                f"{name} PRIMARY KEY USING INDEX {name}"))
+    for ix in t.indexes:
+        if ix.constraint:
+            name = ident(ix.pg_name)
+            builds.append(Statement(t.pg_name, "index", f"CREATE UNIQUE INDEX {name} ON {tbl} "
+                                    f"({', '.join(ix.terms)})"))
+            attach.append(Statement(t.pg_name, "unique", f"ALTER TABLE {tbl} ADD CONSTRAINT "
+                                    f"{name} UNIQUE USING INDEX {name}"))
+    builds += [s for s in indexes(t) if s.phase == "index"]
+    return builds, attach
+
+
 def pre_data(plan: Plan) -> list[Statement]:
     return [create_table(t) for t in plan.tables]
 

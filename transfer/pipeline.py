@@ -200,23 +200,31 @@ def _load(source: Path, plan: Plan, opts: RunOptions, log: Callable[[str], None]
     steps["pre-data"] = time.perf_counter() - start
 
     results: list[copier.TableResult] = []
-    if not opts.schema_only:
+    post = postdata.PostData(plan, opts.dsn, staging, opts.jobs, lambda m: log("        " + m),
+                             run_id=run_id, done=set(done))
+    try:
+        if not opts.schema_only:
+            start = time.perf_counter()
+            resume = {k.removeprefix("table "): v for k, v in done.items()
+                      if k.startswith("table ")}
+            log(f"STEP 4  copy rows ({sum(t.rows for t in plan.tables)} planned); keys and "
+                "indexes of each copied table start at once")
+            cp = copier.Copier(source, opts.dsn, staging, plan.tables, opts.batch_rows,
+                               progress=_progress_log(log), run_id=run_id, resume=resume,
+                               table_done=post.table_ready)
+            results = [copier.TableResult(t.name, resume[t.name].rows) for t in cp.skipped]
+            for t in cp.skipped:
+                post.table_ready(t.name)
+            results += cp.run()
+            order = {t.name: i for i, t in enumerate(plan.tables)}
+            results.sort(key=lambda r: order[r.table])
+            steps["copy"] = time.perf_counter() - start
         start = time.perf_counter()
-        resume = {k.removeprefix("table "): v for k, v in done.items() if k.startswith("table ")}
-        log(f"STEP 4  copy rows ({sum(t.rows for t in plan.tables)} planned)")
-        cp = copier.Copier(source, opts.dsn, staging, plan.tables, opts.batch_rows,
-                           progress=_progress_log(log), run_id=run_id, resume=resume)
-        results = [copier.TableResult(t.name, resume[t.name].rows) for t in cp.skipped]
-        results += cp.run()
-        order = {t.name: i for i, t in enumerate(plan.tables)}
-        results.sort(key=lambda r: order[r.table])
-        steps["copy"] = time.perf_counter() - start
-
-    start = time.perf_counter()
-    log("STEP 5  post-data: keys, indexes, checks, identities, foreign keys, views")
-    postdata.run_post_data(plan, opts.dsn, staging, opts.jobs, lambda m: log("        " + m),
-                           run_id=run_id, done=set(done))
-    steps["post-data"] = time.perf_counter() - start
+        log("STEP 5  post-data: keys, indexes, checks, identities, foreign keys, views")
+        post.finish()
+        steps["post-data"] = time.perf_counter() - start
+    finally:
+        post.close()
 
     start = time.perf_counter()
     log(f"STEP 6  switch into schema {opts.target_schema}")

@@ -1,84 +1,135 @@
 """Stage 5, post-data: keys, indexes, checks, identities, foreign keys and views, after
 the rows are in (building an index once is faster than maintaining it per row).
 
-Primary keys, unique constraints and indexes are built on ``jobs`` connections at once;
-foreign keys need the parents' keys, so they follow; views come last; then ANALYZE.
+Every index, those of primary keys and unique constraints included, is a CREATE INDEX,
+which several sessions can run on one table at once; ``jobs`` sessions take them largest
+table first, and a table's indexes start as soon as its rows are committed, while later
+tables are still copying. Keys are then attached to their indexes (ADD CONSTRAINT ...
+USING INDEX) and the table is analyzed. Foreign keys need their parents' keys, so they
+follow, one at a time (each locks its parent); views come last. Each statement commits
+with its record in the run's progress, so a resumed run skips what is done.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from functools import partial
+from concurrent.futures import Future, ThreadPoolExecutor
 
 import psycopg
 from psycopg import sql
 
 from transfer import ddl, faults, state, target
 from transfer.errors import TargetError
-from transfer.plan import Plan
-
-PARALLEL_PHASES = ("primary key", "unique", "index")
+from transfer.plan import Plan, TablePlan
 
 
-def _execute(dsn: str, schema: str, statements: list[ddl.Statement],
-             run_id: str | None = None, done: set[str] | None = None) -> None:
-    """Each statement in its own transaction, recorded as done in the run's progress."""
-    with target.connect(dsn, autocommit=True) as conn:
-        conn.execute(sql.SQL("SET search_path TO {}, pg_catalog").format(sql.Identifier(schema)))
-        conn.execute("SET maintenance_work_mem TO '256MB'")
-        for st in statements:
-            key = state.statement_key(st.sql)
-            if done and key in done:
-                continue
-            try:
-                with conn.transaction():
-                    conn.execute(st.sql.encode())
-                    if run_id is not None:
-                        state.mark_done(conn, run_id, key)
-            except psycopg.Error as e:
-                raise TargetError(f"post-data statement failed on table {st.table!r} "
-                                  f"({st.phase}): {target.redact(str(e).splitlines()[0])}; "
-                                  f"statement: {st.sql[:200]}") from None
+class _Sessions:
+    """One connection per worker thread, with the staging schema on its search path."""
+
+    def __init__(self, dsn: str, schema: str) -> None:
+        self.dsn = dsn
+        self.schema = schema
+        self.local = threading.local()
+        self.all: list[psycopg.Connection[tuple[object, ...]]] = []
+        self.lock = threading.Lock()
+
+    def get(self) -> psycopg.Connection[tuple[object, ...]]:
+        conn = getattr(self.local, "conn", None)
+        if conn is None:
+            conn = target.connect(self.dsn, autocommit=True)
+            conn.execute(sql.SQL("SET search_path TO {}, pg_catalog").format(
+                sql.Identifier(self.schema)))
+            conn.execute("SET maintenance_work_mem TO '256MB'")
+            self.local.conn = conn
+            with self.lock:
+                self.all.append(conn)
+        return conn
+
+    def close(self) -> None:
+        for conn in self.all:
+            conn.close()
 
 
-def run_post_data(plan: Plan, dsn: str, schema: str, jobs: int,
-                  log: Callable[[str], None], run_id: str | None = None,
-                  done: set[str] | None = None) -> dict[str, float]:
-    """Execute post-data in ``schema``, skipping statements recorded in ``done``; returns
-    seconds per phase."""
-    ex: Callable[[list[ddl.Statement]], None] = partial(_execute, dsn, schema, run_id=run_id,
-                                                        done=done)
-    statements = ddl.post_data(plan)
-    timings: dict[str, float] = {}
-    start = time.perf_counter()
-    parallel = [s for s in statements if s.phase in PARALLEL_PHASES]
-    # One table's keys and indexes on one connection, tables spread over the jobs.
-    by_table: dict[str | None, list[ddl.Statement]] = {}
-    for s in parallel:
-        by_table.setdefault(s.table, []).append(s)
-    groups = sorted(by_table.values(), key=len, reverse=True)
-    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        for f in [pool.submit(ex, g) for g in groups]:
+class PostData:
+    """Post-data of one run: ``table_ready`` as tables finish copying, then ``finish``."""
+
+    def __init__(self, plan: Plan, dsn: str, schema: str, jobs: int,
+                 log: Callable[[str], None], run_id: str | None = None,
+                 done: set[str] | None = None) -> None:
+        self.plan = plan
+        self.schema = schema
+        self.run_id = run_id
+        self.done = done or set()
+        self.log = log
+        self.sessions = _Sessions(dsn, schema)
+        self.pool = ThreadPoolExecutor(max_workers=max(1, jobs), thread_name_prefix="postdata")
+        self.coordinators = ThreadPoolExecutor(max_workers=max(1, len(plan.tables)),
+                                               thread_name_prefix="postdata-table")
+        self.tables: dict[str, Future[None]] = {}
+        self.start = time.perf_counter()
+        self.count = 0
+
+    # -- statements -------------------------------------------------------------------
+    def execute(self, st: ddl.Statement) -> None:
+        key = state.statement_key(st.sql)
+        if key in self.done:
+            return
+        conn = self.sessions.get()
+        try:
+            with conn.transaction():
+                conn.execute(st.sql.encode())
+                if self.run_id is not None:
+                    state.mark_done(conn, self.run_id, key)
+        except psycopg.Error as e:
+            raise TargetError(f"post-data statement failed on table {st.table!r} "
+                              f"({st.phase}): {target.redact(str(e).splitlines()[0])}; "
+                              f"statement: {st.sql[:200]}") from None
+        self.count += 1
+
+    def _table(self, t: TablePlan) -> None:
+        """Coordinates one table (on a thread of its own, running no statement itself):
+        its indexes on all sessions at once, then its keys and statistics."""
+        builds, attach = ddl.key_indexes(t)
+        for f in [self.pool.submit(self.execute, st) for st in builds]:
             f.result()
-    faults.pause("post-data")
-    timings["keys and indexes"] = time.perf_counter() - start
-    log(f"keys and indexes built ({len(parallel)} statements, "
-        f"{timings['keys and indexes']:.2f} s)")
-    start = time.perf_counter()
-    rest = [s for s in statements if s.phase not in PARALLEL_PHASES]
-    fks = [s for s in rest if s.phase == "foreign key"]
-    ex([s for s in rest if s.phase in ("check", "identity")])
-    ex(fks)  # one at a time: each locks its parent table
-    ex([s for s in rest if s.phase == "view"])
-    timings["constraints"] = time.perf_counter() - start
-    log(f"checks, identities, foreign keys and views ({len(rest)} statements, "
-        f"{timings['constraints']:.2f} s)")
-    start = time.perf_counter()
-    with target.connect(dsn, autocommit=True) as conn:
-        for t in plan.tables:
-            conn.execute(sql.SQL("ANALYZE {}.{}").format(sql.Identifier(schema),
-                                                         sql.Identifier(t.pg_name)))
-    timings["analyze"] = time.perf_counter() - start
-    return timings
+        self.pool.submit(self._attach, t, attach).result()
+
+    def _attach(self, t: TablePlan, attach: list[ddl.Statement]) -> None:
+        for st in attach:
+            self.execute(st)
+        self.sessions.get().execute(sql.SQL("ANALYZE {}").format(sql.Identifier(t.pg_name)))
+
+    # -- the run's interface -----------------------------------------------------------
+    def table_ready(self, name: str) -> None:
+        """The rows of table ``name`` (SQLite name) are committed: start its indexes."""
+        t = self.plan.table(name)
+        if t.pg_name not in self.tables:
+            self.tables[t.pg_name] = self.coordinators.submit(self._table, t)
+
+    def finish(self) -> None:
+        """Wait for the keys and indexes, then checks, identities, foreign keys, views."""
+        try:
+            for t in sorted(self.plan.tables, key=lambda t: -t.rows):
+                self.table_ready(t.name)
+            for f in list(self.tables.values()):
+                f.result()
+            self.log(f"keys, indexes and statistics ({time.perf_counter() - self.start:.2f} s)")
+            faults.pause("post-data")
+            start = time.perf_counter()
+            rest = [s for s in ddl.post_data(self.plan)
+                    if s.phase in ("check", "identity", "foreign key", "view")]
+            for phase in ("check", "identity", "foreign key", "view"):
+                for st in rest:
+                    if st.phase == phase:
+                        self.execute(st)  # one at a time: a foreign key locks its parent
+            self.log(f"checks, identities, foreign keys and views ({len(rest)} statements, "
+                     f"{time.perf_counter() - start:.2f} s)")
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        self.coordinators.shutdown(wait=True, cancel_futures=True)
+        self.pool.shutdown(wait=True, cancel_futures=True)
+        self.sessions.close()

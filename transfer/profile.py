@@ -258,10 +258,18 @@ TEXT_TRIALS = {"timestamp": ["timestamp", "timestamptz"], "date": ["date"],
                "boolean": ["bool"], "json": ["jsonb"]}
 
 
+SPLIT_ROWS = 250_000  # a table with more rows is scanned in rowid ranges, in parallel
+
+
 def profile_table_arrow(path: Path, conn: sqlite3.Connection, table: Table,
                         kinds: dict[str, str], numeric: dict[str, tuple[int, int]],
-                        sample: int = 0) -> TableProfile:
-    """Profile from typed Arrow batches; raises ``reader.MixedTypes`` for mixed columns."""
+                        sample: int = 0, jobs: int = 2) -> TableProfile:
+    """Profile from typed Arrow batches; raises ``reader.MixedTypes`` for mixed columns.
+
+    Counts that Arrow cannot see (integers beyond 2^53 read into a double column, valid
+    JSON texts) are extra integer columns of the same scan. A large table is scanned in
+    ``jobs`` rowid ranges at once (the driver releases the GIL while it reads).
+    """
     cols = list(table.columns)
     exprs: list[tuple[str, str]] = []
     for col in cols:
@@ -269,55 +277,108 @@ def profile_table_arrow(path: Path, conn: sqlite3.Connection, table: Table,
         first = conn.execute(f"SELECT typeof({q}) FROM {quote_ident(table.name)} "
                              f"WHERE {q} IS NOT NULL LIMIT 1").fetchone()
         exprs.append((q, first[0] if first else "integer"))
+    extra: list[tuple[str, str]] = []  # (column, count name) of each extra column
+    for col, (_q, cls) in zip(cols, list(exprs), strict=True):
+        if cls == "real":
+            extra.append((col.name, "int_beyond_double"))
+        if kinds[col.name] == "json":
+            extra.append((col.name, "json_valid"))
+        if col.name in numeric:
+            extra.append((col.name, "numeric_fit"))
+    for name, what in extra:
+        cond = (numeric_fit_sql(name, *numeric[name]) if what == "numeric_fit"
+                else predicate(what, name))
+        exprs.append((f"({cond})", "integer"))
     has_rowid = not table.without_rowid
     if has_rowid:
         exprs.append(("rowid", "integer"))
-    query = reader.typed_query(table.name, exprs)
-    if sample:
-        query += f" LIMIT {int(sample)} + {{sentinels}}"
-    profs = {c.name: ColumnProfile() for c in cols}
-    rows = 0
-    rowid_max: int | None = None
+    ranges: list[str | None] = [None]
+    if has_rowid and not sample and jobs > 1:
+        lo, hi, n = conn.execute(f"SELECT min(rowid), max(rowid), count(*) FROM "
+                                 f"{quote_ident(table.name)}").fetchone()
+        if n > SPLIT_ROWS:
+            step = (hi - lo) // jobs + 1
+            ranges = [f"rowid >= {lo + i * step} AND rowid < {lo + (i + 1) * step}"
+                      for i in range(jobs)]
     label = row_label(table)
-    with contextlib.closing(reader.connect(path)) as aconn:
-        for batch in reader.batches(aconn, query):
-            ids = batch.column(len(cols)) if has_rowid else None
-            for i, col in enumerate(cols):
-                _profile_array(batch.column(i), profs[col.name], kinds[col.name], ids, rows,
-                               label)
-            if ids is not None and len(ids):
-                top = pc.max(ids).as_py()
-                rowid_max = top if rowid_max is None or top > rowid_max else rowid_max
-            rows += batch.num_rows
-    profile = TableProfile(rows=rows, sampled=bool(sample), columns=profs, rowid_max=rowid_max)
-    for col, (_q, cls) in zip(cols, exprs, strict=False):
-        cp = profs[col.name]
+
+    def scan(where: str | None) -> tuple[TableProfile, dict[tuple[str, str], int]]:
+        query = reader.typed_query(table.name, exprs, where=where)
+        if sample:
+            query += f" LIMIT {int(sample)} + {{sentinels}}"
+        profs = {c.name: ColumnProfile() for c in cols}
+        sums = {key: 0 for key in extra}
+        rows = 0
+        rowid_max: int | None = None
+        with contextlib.closing(reader.connect(path)) as aconn:
+            for batch in reader.batches(aconn, query):
+                ids = batch.column(len(exprs) - 1) if has_rowid else None
+                for i, col in enumerate(cols):
+                    _profile_array(batch.column(i), profs[col.name], kinds[col.name], ids,
+                                   rows, label)
+                for j, key in enumerate(extra):
+                    sums[key] += pc.sum(batch.column(len(cols) + j)).as_py() or 0
+                if ids is not None and len(ids):
+                    top = pc.max(ids).as_py()
+                    rowid_max = top if rowid_max is None or top > rowid_max else rowid_max
+                rows += batch.num_rows
+        return TableProfile(rows=rows, sampled=bool(sample), columns=profs,
+                            rowid_max=rowid_max), sums
+
+    if len(ranges) == 1:
+        parts = [scan(ranges[0])]
+    else:
+        with ThreadPoolExecutor(max_workers=len(ranges)) as pool:
+            parts = list(pool.map(scan, ranges))
+    profile = parts[0][0]
+    sums = parts[0][1]
+    for other, other_sums in parts[1:]:
+        _merge(profile, other)
+        for key, v in other_sums.items():
+            sums[key] += v
+    rows = profile.rows
+    for col in cols:
+        cp = profile.columns[col.name]
         cp.counts["null"] = rows - cp.non_null
-        kind = kinds[col.name]
-        if cls == "real" and cp.n("real"):
-            # A DOUBLE column takes integers silently: find those a double cannot hold.
-            big = conn.execute(f"SELECT count(*) FROM {quote_ident(table.name)} WHERE "
-                               f"{predicate('int_beyond_double', col.name)}").fetchone()[0]
-            if big:
-                cp.counts["int_beyond_double"] = big
-                cp.counts["integer"] = big
-        if kind == "json" and cp.n("text"):
-            cp.counts["json_valid"] = conn.execute(
-                f"SELECT count(*) FROM {quote_ident(table.name)} WHERE "
-                f"{predicate('json_valid', col.name)}").fetchone()[0]
+        big = sums.get((col.name, "int_beyond_double"), 0)
+        if big:
+            cp.counts["int_beyond_double"] = big
+            cp.counts["integer"] = big
+        if (col.name, "json_valid") in sums and cp.n("text"):
+            cp.counts["json_valid"] = sums[(col.name, "json_valid")]
             cp.fits["json"] = cp.n("json_valid") == cp.n("text")
             cp.fits["jsonb"] = cp.fits["json"] and cp.fits.get("jsonb", False)
-        if col.name in numeric:
-            p, s = numeric[col.name]
-            cp.numeric_fit = conn.execute(
-                f"SELECT count(*) FROM {quote_ident(table.name)} WHERE "
-                f"{numeric_fit_sql(col.name, p, s)}").fetchone()[0]
+        if (col.name, "numeric_fit") in sums:
+            cp.numeric_fit = sums[(col.name, "numeric_fit")]
     pk_null_cols = [c for c in table.pk if table.rowid_alias != c]
     if pk_null_cols:
         cond = " OR ".join(f"{quote_ident(c)} IS NULL" for c in pk_null_cols)
         profile.pk_nulls = conn.execute(
             f"SELECT count(*) FROM {quote_ident(table.name)} WHERE {cond}").fetchone()[0]
     return profile
+
+
+def _merge(into: TableProfile, other: TableProfile) -> None:
+    """Add the profile of another rowid range of the same table."""
+    into.rows += other.rows
+    if other.rowid_max is not None:
+        into.rowid_max = max(into.rowid_max or other.rowid_max, other.rowid_max)
+    for name, b in other.columns.items():
+        a = into.columns[name]
+        for k, v in b.counts.items():
+            a.counts[k] = a.n(k) + v
+        if b.int_min is not None and b.int_max is not None:
+            a.int_min = b.int_min if a.int_min is None else min(a.int_min, b.int_min)
+            a.int_max = b.int_max if a.int_max is None else max(a.int_max, b.int_max)
+            _integer_fits(a, a.int_min, a.int_max)
+        if b.text_max_chars is not None:
+            a.text_max_chars = max(a.text_max_chars or 0, b.text_max_chars)
+        a.invalid_utf8 += b.invalid_utf8
+        a.invalid_utf8_example = a.invalid_utf8_example or b.invalid_utf8_example
+        for k, ok in b.fits.items():
+            a.fits[k] = a.fits.get(k, True) and ok
+        for k, refs in b.fail_rows.items():
+            a.fail_rows[k] = (a.fail_rows.get(k, []) + refs)[:3]
 
 
 def _profile_array(arr: pa.Array, cp: ColumnProfile, kind: str, ids: pa.Array | None,
@@ -431,7 +492,7 @@ def profile_all(path: Path, catalog: Catalog, kinds: dict[str, dict[str, str]],
         args = (table, kinds[table.name], numeric.get(table.name, {}), sample)
         try:
             try:
-                return table.name, profile_table_arrow(path, conn, *args)
+                return table.name, profile_table_arrow(path, conn, *args, jobs=jobs)
             except reader.MixedTypes:
                 return table.name, profile_table(conn, *args)
         except sqlite3.DatabaseError as e:
