@@ -12,8 +12,9 @@ def _int(name: str, default: int) -> int:
     return int(value) if value else default
 
 
-# Rows per Arrow record batch read from SQLite and sent through COPY (bounds memory).
-BATCH_ROWS = _int("BATCH_ROWS", 65_536)
+# Rows per Arrow record batch read from SQLite and sent through COPY (bounds memory; larger
+# batches were not faster in the benchmark, see README).
+BATCH_ROWS = _int("BATCH_ROWS", 16_384)
 # Rows per committed chunk of a table's copy (the unit a resumed run continues from).
 CHUNK_ROWS = _int("CHUNK_ROWS", 1_000_000)
 # Tables loaded at the same time.

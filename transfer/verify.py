@@ -35,11 +35,12 @@ import fnmatch
 import hashlib
 import json
 import math
+import multiprocessing as mp
 import re
 import struct
-import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
@@ -52,10 +53,11 @@ import pyarrow.compute as pc
 from psycopg import sql
 
 from transfer import reader, target
+from transfer import source as source_mod
 from transfer.copier import source_class
-from transfer.errors import TargetError
 from transfer.plan import ColumnPlan, Plan, TablePlan
-from transfer.settings import VERIFY_CHUNK_ROWS, VERIFY_LIMIT
+from transfer.profile import quote_ident
+from transfer.settings import BATCH_ROWS, JOBS, VERIFY_CHUNK_ROWS, VERIFY_LIMIT
 
 # -- canonical kinds ------------------------------------------------------------------
 INT, FLOAT, BOOL, TEXT, BYTES, TS, DATE, NUMERIC, JSONB, OTHER = (
@@ -444,20 +446,19 @@ class _Side:
 
 
 class TableVerifier:
-    def __init__(self, t: TablePlan, schema: str, pg_types: dict[str, str], chunk_rows: int,
-                 batch_rows: int) -> None:
+    def __init__(self, t: TablePlan, schema: str, chunk_rows: int, batch_rows: int) -> None:
         self.t = t
         self.schema = schema
-        self.pg_types = pg_types
-        self.kinds = [kind_of(pg_types.get(c.pg_name, c.pg_type)) for c in t.columns]
+        self.kinds = [kind_of(c.pg_type) for c in t.columns]
         self.pk_idx = [i for i, c in enumerate(t.columns) if c.pg_name in t.pk] if t.pk else []
         self.n_buckets = max(1, (max(t.rows, 1) + chunk_rows - 1) // chunk_rows)
         self.batch_rows = batch_rows
 
     # SQLite ---------------------------------------------------------------------------
-    def _source_batches(self, conn: Any) -> Iterator[tuple[pa.RecordBatch, list[pa.Array]]]:
+    def _source_batches(self, conn: Any, where: str | None = None
+                        ) -> Iterator[tuple[pa.RecordBatch, list[pa.Array]]]:
         exprs = [(c.select, source_class(c)) for c in self.t.columns]
-        query = reader.typed_query(self.t.name, exprs)
+        query = reader.typed_query(self.t.name, exprs, where=where)
         for batch in reader.batches(conn, query, self.batch_rows):
             fields = [fields_of(source_value_text(batch.column(i), c, k))
                       for i, (c, k) in enumerate(zip(self.t.columns, self.kinds, strict=True))]
@@ -475,10 +476,10 @@ class TableVerifier:
         n = self.n_buckets
         return hashes, [int.from_bytes(d[:4], "big") % n for d in key_d]
 
-    def source_side(self, conn: Any, with_buckets: bool) -> _Side:
+    def source_side(self, conn: Any, with_buckets: bool, where: str | None = None) -> _Side:
         rows, total = 0, 0
         buckets: dict[int, tuple[int, int]] = {}
-        for batch, fields in self._source_batches(conn):
+        for batch, fields in self._source_batches(conn, where):
             hashes, numbers = self._hashes(fields, with_buckets)
             rows += batch.num_rows
             total += sum(hashes)
@@ -622,76 +623,122 @@ def select_tables(plan: Plan, globs: list[str]) -> list[TablePlan]:
     return [t for t in plan.tables if any(fnmatch.fnmatchcase(t.name, g) for g in globs)]
 
 
+SPLIT_ROWS = 100_000  # a larger table's source side is computed in rowid ranges
+
+
+def _source_tasks(source: Path, checkers: list[TableVerifier], jobs: int
+                  ) -> list[tuple[int, str | None]]:
+    """(checker index, rowid range or None) for every piece of source-side work."""
+    tasks: list[tuple[int, str | None]] = []
+    conn = source_mod.open_source(source)
+    try:
+        for i, tv in enumerate(checkers):
+            t = tv.t
+            if jobs > 1 and t.rowid is not None and t.rows > SPLIT_ROWS:
+                lo, hi = conn.execute(f"SELECT min({t.rowid}), max({t.rowid}) FROM "
+                                      f"{quote_ident(t.name)}").fetchone()
+                if lo is not None:
+                    n = jobs * 2
+                    step = (hi - lo) // n + 1
+                    tasks += [(i, f"{t.rowid} >= {lo + k * step} AND {t.rowid} < "
+                               f"{lo + (k + 1) * step}") for k in range(n)]
+                    continue
+            tasks.append((i, None))
+    finally:
+        conn.close()
+    return sorted(tasks, key=lambda task: -checkers[task[0]].t.rows)
+
+
+def _source_piece(source: Path, tv: TableVerifier, where: str | None) -> _Side:
+    with reader.connect(source) as conn:
+        return tv.source_side(conn, with_buckets=False, where=where)
+
+
 def verify(source: Path, plan: Plan, dsn: str, schema: str = "public",
            tables: list[str] | None = None, limit: int = VERIFY_LIMIT,
-           chunk_rows: int = VERIFY_CHUNK_ROWS, batch_rows: int = 65536,
-           log: Callable[[str], None] = lambda _m: None) -> VerifyResult:
-    """Compare every selected table of ``plan`` in ``source`` with ``schema`` in ``dsn``."""
+           chunk_rows: int = VERIFY_CHUNK_ROWS, batch_rows: int = BATCH_ROWS,
+           jobs: int = JOBS, log: Callable[[str], None] = lambda _m: None) -> VerifyResult:
+    """Compare every selected table of ``plan`` in ``source`` with ``schema`` in ``dsn``.
+
+    The source side is computed by ``jobs`` worker processes (rowid ranges of large
+    tables), started before any connection is opened; PostgreSQL computes its side
+    meanwhile. Each worker reads its own snapshot: verify a source nobody writes to.
+    """
     start = time.perf_counter()
     chosen = select_tables(plan, tables or [])
-    verdicts: list[TableVerdict] = []
-    with target.connect(dsn, autocommit=True) as pg_conn, reader.connect(source) as src_conn:
-        cur = src_conn.cursor()
-        cur.execute("SELECT 1")  # one read transaction: one snapshot for every table
-        cur.fetchall()
-        checkers: list[tuple[TableVerdict, TableVerifier | None]] = []
-        for t in chosen:
-            v = TableVerdict(t.name, t.pg_name)
-            try:
-                types = pg_column_types(pg_conn, schema, t.pg_name)
-            except psycopg.Error as e:
-                raise target.describe(e, dsn) from None
-            if types is None:
-                v.error = f"table {schema}.{t.pg_name} does not exist in PostgreSQL"
-            elif missing := [c.pg_name for c in t.columns if c.pg_name not in types]:
-                v.error = f"columns missing in PostgreSQL: {', '.join(missing)}"
-            checkers.append((v, None if v.error else
-                             TableVerifier(t, schema, types or {}, chunk_rows, batch_rows)))
-            verdicts.append(v)
-        # PostgreSQL computes its sums on its own connection while this thread reads SQLite.
-        pg_sides: dict[str, _Side | BaseException] = {}
-        worker = threading.Thread(target=_target_sums, daemon=True,
-                                  args=(dsn, checkers, pg_sides))
-        worker.start()
-        src_sides = {}
-        for v, tv in checkers:
-            if tv is not None:
+    checkers = [TableVerifier(t, schema, chunk_rows, batch_rows) for t in chosen]
+    verdicts = [TableVerdict(t.name, t.pg_name) for t in chosen]
+    tasks = _source_tasks(source, checkers, jobs)
+    pool: ProcessPoolExecutor | None = None
+    futures: list[Future[_Side]] = []
+    if jobs > 1 and sum(t.rows for t in chosen) > SPLIT_ROWS:
+        pool = ProcessPoolExecutor(max_workers=jobs, mp_context=mp.get_context("fork"))
+        futures = [pool.submit(_source_piece, source, checkers[i], where)
+                   for i, where in tasks]
+    try:
+        with target.connect(dsn, autocommit=True) as pg_conn:
+            tgt_sides: dict[int, _Side | str] = {}
+            for i, (tv, v) in enumerate(zip(checkers, verdicts, strict=True)):
                 t0 = time.perf_counter()
-                src_sides[v.table] = tv.source_side(src_conn, with_buckets=False)
-                v.seconds += time.perf_counter() - t0
-        worker.join()
-        for v, tv in checkers:
-            if tv is None:
-                continue
-            t0 = time.perf_counter()
-            tgt = pg_sides.get(v.table)
-            if isinstance(tgt, BaseException) or tgt is None:
-                v.error = f"PostgreSQL could not compute the checksum: {tgt}"
-                continue
-            src = src_sides[v.table]
-            v.source_rows, v.target_rows = src.rows, tgt.rows
-            v.equal = src.rows == tgt.rows and src.total == tgt.total
-            if not v.equal:
+                problem = _check_columns(pg_conn, schema, tv.t, dsn)
+                if problem:
+                    tgt_sides[i] = problem
+                    continue
                 try:
-                    tv.pinpoint(src_conn, pg_conn, src, v, limit)
+                    tgt_sides[i] = tv.target_side(pg_conn, with_buckets=False)
                 except psycopg.Error as e:
-                    v.error = f"PostgreSQL error while narrowing down: {target.redact(str(e))}"
-            v.seconds += time.perf_counter() - t0
-            log(f"{v.table}: {v.status}")
+                    tgt_sides[i] = "PostgreSQL could not compute the checksum: " + \
+                        target.redact(str(e).strip())
+                v.seconds += time.perf_counter() - t0
+            src_sides: dict[int, _Side] = {}
+            with reader.connect(source) as src_conn:
+                pending: list[Future[_Side] | None] = [*futures] or [None] * len(tasks)
+                for (i, where), f in zip(tasks, pending, strict=True):
+                    t0 = time.perf_counter()
+                    piece = f.result() if f is not None else \
+                        checkers[i].source_side(src_conn, with_buckets=False, where=where)
+                    verdicts[i].seconds += time.perf_counter() - t0
+                    prev = src_sides.get(i)
+                    src_sides[i] = piece if prev is None else _Side(
+                        prev.rows + piece.rows, (prev.total + piece.total) % 2**64)
+                for i, (tv, v) in enumerate(zip(checkers, verdicts, strict=True)):
+                    tgt = tgt_sides[i]
+                    if isinstance(tgt, str):
+                        v.error = tgt
+                        log(f"{v.table}: {v.status}")
+                        continue
+                    src = src_sides[i]
+                    v.source_rows, v.target_rows = src.rows, tgt.rows
+                    v.equal = src.rows == tgt.rows and src.total == tgt.total
+                    if not v.equal:
+                        t0 = time.perf_counter()
+                        try:
+                            tv.pinpoint(src_conn, pg_conn, src, v, limit)
+                        except psycopg.Error as e:
+                            v.error = ("PostgreSQL error while narrowing down: "
+                                       + target.redact(str(e)))
+                        v.seconds += time.perf_counter() - t0
+                    log(f"{v.table}: {v.status}")
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
     return VerifyResult(verdicts, time.perf_counter() - start)
 
 
-def _target_sums(dsn: str, checkers: list[tuple[TableVerdict, TableVerifier | None]],
-                 out: dict[str, _Side | BaseException]) -> None:
+def _check_columns(conn: psycopg.Connection[Any], schema: str, t: TablePlan,
+                   dsn: str) -> str | None:
+    """Why the table cannot be compared (missing, or columns of other types), or None."""
     try:
-        with target.connect(dsn, autocommit=True) as conn:
-            for v, tv in checkers:
-                if tv is None:
-                    continue
-                try:
-                    out[v.table] = tv.target_side(conn, with_buckets=False)
-                except psycopg.Error as e:
-                    out[v.table] = TargetError(target.redact(str(e).strip()))
-    except BaseException as e:  # reported per table by the caller
-        for v, _tv in checkers:
-            out.setdefault(v.table, e)
+        types = pg_column_types(conn, schema, t.pg_name)
+    except psycopg.Error as e:
+        raise target.describe(e, dsn) from None
+    if types is None:
+        return f"table {schema}.{t.pg_name} does not exist in PostgreSQL"
+    missing = [c.pg_name for c in t.columns if c.pg_name not in types]
+    if missing:
+        return f"columns missing in PostgreSQL: {', '.join(missing)}"
+    other = [f"{c.pg_name} is {types[c.pg_name]}, the plan says {c.pg_type}"
+             for c in t.columns if kind_of(types[c.pg_name]) != kind_of(c.pg_type)]
+    if other:
+        return "column types differ: " + "; ".join(other)
+    return None
