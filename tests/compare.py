@@ -96,7 +96,9 @@ def compare_table(source: Path, dsn: str, t: TablePlan, schema: str = "public") 
     conn.close()
     with psycopg.connect(dsn) as pg:
         dst = pg.execute(sql.SQL("SELECT {} FROM {}.{}").format(
-            sql.SQL(", ").join(sql.Identifier(c.pg_name) for c in t.columns),
+            sql.SQL(", ").join(  # json as its text: it must be kept as written
+                sql.SQL("{}::text" if c.pg_type == "json" else "{}").format(
+                    sql.Identifier(c.pg_name)) for c in t.columns),
             sql.Identifier(schema), sql.Identifier(t.pg_name))).fetchall()
     diffs = []
     if len(src) != len(dst):

@@ -8,6 +8,7 @@ profile tries the same functions on the same batches, so ``plan`` predicts exact
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 
@@ -137,11 +138,69 @@ def to_date(arr: pa.Array) -> pa.Array:
 
 @_checked
 def to_jsonb(arr: pa.Array) -> pa.Array:
-    """jsonb's binary format is a version byte (1) and the JSON text."""
+    """jsonb's binary format is a version byte (1) and the JSON text.
+
+    Refused: ``\\u0000`` (jsonb rejects it) and objects with duplicate keys (jsonb keeps
+    only the last: a silent change)."""
+    if duplicate_keys(arr) is not None:
+        raise ConversionError("a JSON object with duplicate keys, of which jsonb keeps only "
+                              "the last")
+    return to_jsonb_profiled(arr)
+
+
+@_checked
+def to_jsonb_profiled(arr: pa.Array) -> pa.Array:
+    """``to_jsonb`` without the duplicate-key search, for data the plan's profile read
+    (the copier uses it only when the source has not changed since; see copier)."""
     if len(arr) and pc.any(pc.match_substring(arr, "\\u0000")).as_py():
         raise ConversionError("\\u0000 in JSON, which jsonb rejects")
     return pc.binary_join_element_wise(pa.scalar(b"\x01"), pc.cast(arr, pa.binary()),
                                        pa.scalar(b""))
+
+
+_KEY_END = r'"\s*:'  # every object key ends so (and few other places do)
+
+
+def duplicate_keys(arr: pa.Array) -> int | None:
+    """Index of a JSON text with an object holding the same key twice, or None.
+
+    In bulk, each text is split where a key could end and the texts in which a key text
+    repeats are candidates; only those are parsed. Keys written with escapes are parsed
+    too, since two spellings can be one key.
+    """
+    if not len(arr) or arr.null_count == len(arr):
+        return None
+    pieces = pc.split_pattern_regex(arr, _KEY_END)
+    flat = pc.list_flatten(pieces)
+    if not len(flat):
+        return None
+    parents = pc.list_parent_indices(pieces)
+    # (the last piece of a text ends no key; what it yields is one more candidate at most)
+    keys = pc.struct_field(pc.extract_regex(flat, r'"(?P<k>(?:[^"\\]|\\.)*)$'), [0])
+    table = pa.table({"text": parents, "key": keys}).filter(pc.is_valid(keys))
+    counts = table.group_by(["text", "key"], use_threads=False).aggregate([("key", "count")])
+    candidates = set(counts.filter(pc.greater(counts["key_count"], 1))["text"].to_pylist())
+    escaped = table.filter(pc.match_substring(table["key"], "\\"))["text"].to_pylist()
+    for i in sorted(candidates | set(escaped)):
+        value = arr[i].as_py()
+        try:
+            json.loads(value, object_pairs_hook=_refuse_duplicates)
+        except _Duplicate:
+            return int(i)
+        except ValueError:
+            continue  # not JSON at all: json_valid counts those
+    return None
+
+
+class _Duplicate(Exception):
+    pass
+
+
+def _refuse_duplicates(pairs: list[tuple[str, object]]) -> dict[str, object]:
+    out = dict(pairs)
+    if len(out) != len(pairs):
+        raise _Duplicate()
+    return out
 
 
 def to_decimal(precision: int, scale: int) -> Callable[[pa.Array], pa.Array]:
@@ -162,7 +221,11 @@ CONVERTERS: dict[str, Callable[[pa.Array], pa.Array]] = {
 }
 
 
-def converter(name: str) -> Callable[[pa.Array], pa.Array]:
+def converter(name: str, profiled: bool = False) -> Callable[[pa.Array], pa.Array]:
+    """The conversion ``name``; ``profiled``: the values are those the plan's profile
+    checked, so searches the profile already made are skipped."""
+    if profiled and name == "jsonb":
+        return to_jsonb_profiled
     m = re.fullmatch(r"decimal\((\d+),(\d+)\)", name)
     if m:
         return to_decimal(int(m.group(1)), int(m.group(2)))

@@ -30,6 +30,7 @@ from transfer import convert, reader, target
 from transfer.errors import DataError, TargetError
 from transfer.plan import ColumnPlan, TablePlan
 from transfer.settings import BATCH_ROWS, CHUNK_ROWS
+from transfer.source import snapshot_identity
 from transfer.state import SCHEMA as STATE_SCHEMA
 from transfer.state import TableProgress
 
@@ -123,7 +124,8 @@ class Copier:
                  progress: Callable[[str, int], None] | None = None,
                  run_id: str | None = None, resume: dict[str, TableProgress] | None = None,
                  chunk_rows: int = CHUNK_ROWS,
-                 table_done: Callable[[str], None] | None = None) -> None:
+                 table_done: Callable[[str], None] | None = None,
+                 profiled_snapshot: dict[str, Any] | None = None) -> None:
         self.source_path = source_path
         self.dsn = dsn
         self.schema = schema
@@ -135,6 +137,8 @@ class Copier:
         self.run_id = run_id
         self.chunk_rows = chunk_rows if run_id else 2**62
         self.table_done = table_done or (lambda _t: None)
+        self.profiled_snapshot = profiled_snapshot
+        self.profiled = False  # set once the read snapshot is open
         self.queues: dict[str, queue.Queue[object]] = {
             t.name: queue.Queue(maxsize=QUEUE_DEPTH) for t in tables}
         self.error: BaseException | None = None
@@ -147,6 +151,11 @@ class Copier:
                 cur = conn.cursor()
                 cur.execute("SELECT 1")  # opens the read transaction: one snapshot for all
                 cur.fetchall()
+                # Unchanged since the plan's profile began (no commit since: checked after
+                # the snapshot opened), the rows are those profiled: searches done there
+                # (duplicate JSON keys) are not repeated. Otherwise everything is checked.
+                self.profiled = self.profiled_snapshot is not None and \
+                    snapshot_identity(self.source_path) == self.profiled_snapshot
                 for t in self.tables:
                     self._read_table(conn, t)
         except BaseException as e:  # handed to the writer, which re-raises it
@@ -157,7 +166,7 @@ class Copier:
     def _read_table(self, conn: Any, t: TablePlan) -> None:
         q = self.queues[t.name]
         schema = wire_schema(t)
-        converters = [convert.converter(c.convert) for c in t.columns]
+        converters = [convert.converter(c.convert, self.profiled) for c in t.columns]
         done = self.resume.get(t.name, TableProgress())
         offset = done.rows
         with_rowid = t.rowid is not None and not t.order_by

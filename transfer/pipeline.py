@@ -211,7 +211,8 @@ def _load(source: Path, plan: Plan, opts: RunOptions, log: Callable[[str], None]
                 "indexes of each copied table start at once")
             cp = copier.Copier(source, opts.dsn, staging, plan.tables, opts.batch_rows,
                                progress=_progress_log(log), run_id=run_id, resume=resume,
-                               table_done=post.table_ready)
+                               table_done=post.table_ready,
+                               profiled_snapshot=plan.source.get("snapshot"))
             results = [copier.TableResult(t.name, resume[t.name].rows) for t in cp.skipped]
             for t in cp.skipped:
                 post.table_ready(t.name)

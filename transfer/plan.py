@@ -177,6 +177,8 @@ def build_plan(path: Path, type_map: TypeMap | None = None,
     type_map = type_map or load_type_map()
     casts = casts or {}
     conn = source.open_source(path)
+    ident = source_identity(path)
+    ident["snapshot"] = source.snapshot_identity(path)  # before profiling: see copier
     try:
         cat = catalog_mod.read_catalog(conn)
         kinds: dict[str, dict[str, str]] = {}
@@ -190,7 +192,7 @@ def build_plan(path: Path, type_map: TypeMap | None = None,
                     numeric.setdefault(t.name, {})[c.name] = (params["p"], params["s"])
         _check_casts(cat, casts)
         profiles = profile_mod.profile_all(path, cat, kinds, numeric, sample, jobs)
-        return Planner(conn, cat, profiles, type_map, casts, source_identity(path)).plan()
+        return Planner(conn, cat, profiles, type_map, casts, ident).plan()
     finally:
         conn.close()
 
@@ -376,8 +378,9 @@ class Planner:
             if only <= {"text"} and (not only or cp.ok("jsonb")):
                 return "jsonb", q, "jsonb", None
             if only <= {"text"} and cp.ok("json"):
-                return "json", q, "text", ("holds \\u0000, which jsonb rejects: json "
-                                           "(kept as written)")
+                return "json", q, "text", ("holds JSON that jsonb would reject (\\u0000) or "
+                                           "change (an object with duplicate keys): json, "
+                                           "kept as written")
         elif kind == "blob" and preferred:
             if only <= {"blob"}:
                 return "bytea", q, "bytes", None

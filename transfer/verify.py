@@ -19,8 +19,10 @@ A NULL is ``N``; any other value is ``<length>:<text>`` (length in characters), 
                                 (naive source values are UTC)
     date                        days since 1970-01-01                   19723
     numeric(p,s)                the exact decimal with s decimals       12.50
+    json                        the text as written
     jsonb                       PostgreSQL's jsonb text: keys sorted by length then bytes,
-                                last duplicate key wins, numbers as exact decimals
+                                numbers as exact decimals (a source object with duplicate
+                                keys never equals a jsonb value: jsonb keeps one of them)
 
 When a table's sums differ, its rows are split into buckets by a hash of the primary key
 (of the whole row for tables without one; a hash because SQLite and PostgreSQL sort text
@@ -72,7 +74,7 @@ def kind_of(pg_type: str) -> str:
         return FLOAT
     if t == "boolean":
         return BOOL
-    if t == "text" or t.startswith("character varying") or t.startswith("varchar"):
+    if t in ("text", "json") or t.startswith("character varying") or t.startswith("varchar"):
         return TEXT
     if t == "bytea":
         return BYTES
@@ -248,7 +250,7 @@ def jsonb_text(text: str) -> str:
     """The text PostgreSQL's jsonb output gives for a JSON document.
 
     Parsed by Python's json module with every non-integer number kept as its exact text;
-    objects keep the last of duplicate keys and sort keys the way jsonb does (shorter
+    an object with duplicate keys is unequal; keys are sorted the way jsonb does (shorter
     first, then bytewise); printed with jsonb's separators, numbers as exact decimals.
     """
     if _NUM in text:
@@ -272,6 +274,8 @@ def _number_out(m: re.Match[str]) -> str:
 
 def _jsonb_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     last = dict(pairs)
+    if len(last) != len(pairs):
+        raise ValueError("duplicate keys")  # jsonb would keep the last only: not equal
     if len(last) < 2:
         return last
     # UTF-8 keeps code point order, so comparing str is comparing bytes

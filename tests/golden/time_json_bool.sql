@@ -11,7 +11,8 @@ CREATE TABLE "events" (
     "word_flag" boolean,
     "doc" jsonb,
     "nul_doc" text,
-    "not_json" text
+    "not_json" text,
+    "dup_doc" json
 );
 -- post-data: keys, indexes, checks, identities, foreign keys, views (run executes these after loading the rows)
 ALTER TABLE "events" ADD CONSTRAINT "events_pkey" PRIMARY KEY ("id");
