@@ -177,10 +177,16 @@ def duplicate_keys(arr: pa.Array) -> int | None:
     parents = pc.list_parent_indices(pieces)
     # (the last piece of a text ends no key; what it yields is one more candidate at most)
     keys = pc.struct_field(pc.extract_regex(flat, r'"(?P<k>(?:[^"\\]|\\.)*)$'), [0])
-    table = pa.table({"text": parents, "key": keys}).filter(pc.is_valid(keys))
-    counts = table.group_by(["text", "key"], use_threads=False).aggregate([("key", "count")])
-    candidates = set(counts.filter(pc.greater(counts["key_count"], 1))["text"].to_pylist())
-    escaped = table.filter(pc.match_substring(table["key"], "\\"))["text"].to_pylist()
+    found = pc.is_valid(keys)
+    pairs = pc.filter(pc.binary_join_element_wise(pc.cast(parents, pa.string()), keys, "\x00"),
+                      found)  # "<text index>\0<key>"
+    candidates: set[int] = set()
+    if pc.count_distinct(pairs).as_py() != len(pairs):
+        counts = pc.value_counts(pairs)
+        repeated = pc.filter(counts.field("values"), pc.greater(counts.field("counts"), 1))
+        candidates = {int(p.split("\x00", 1)[0]) for p in repeated.to_pylist()}
+    escaped = pc.filter(pc.filter(parents, found), pc.match_substring(pc.filter(keys, found),
+                                                                      "\\")).to_pylist()
     for i in sorted(candidates | set(escaped)):
         value = arr[i].as_py()
         try:

@@ -263,12 +263,14 @@ SPLIT_ROWS = 250_000  # a table with more rows is scanned in rowid ranges, in pa
 
 def profile_table_arrow(path: Path, conn: sqlite3.Connection, table: Table,
                         kinds: dict[str, str], numeric: dict[str, tuple[int, int]],
-                        sample: int = 0, jobs: int = 2) -> TableProfile:
+                        sample: int = 0, jobs: int = 2,
+                        scans: ThreadPoolExecutor | None = None) -> TableProfile:
     """Profile from typed Arrow batches; raises ``reader.MixedTypes`` for mixed columns.
 
     Counts that Arrow cannot see (integers beyond 2^53 read into a double column, valid
     JSON texts) are extra integer columns of the same scan. A large table is scanned in
-    ``jobs`` rowid ranges at once (the driver releases the GIL while it reads).
+    ``jobs`` rowid ranges at once (the driver releases the GIL while it reads), on the
+    ``scans`` pool when given (which bounds the scans of all tables together).
     """
     cols = list(table.columns)
     exprs: list[tuple[str, str]] = []
@@ -325,7 +327,9 @@ def profile_table_arrow(path: Path, conn: sqlite3.Connection, table: Table,
         return TableProfile(rows=rows, sampled=bool(sample), columns=profs,
                             rowid_max=rowid_max), sums
 
-    if len(ranges) == 1:
+    if scans is not None:
+        parts = [f.result() for f in [scans.submit(scan, r) for r in ranges]]
+    elif len(ranges) == 1:
         parts = [scan(ranges[0])]
     else:
         with ThreadPoolExecutor(max_workers=len(ranges)) as pool:
@@ -492,7 +496,8 @@ def profile_all(path: Path, catalog: Catalog, kinds: dict[str, dict[str, str]],
         args = (table, kinds[table.name], numeric.get(table.name, {}), sample)
         try:
             try:
-                return table.name, profile_table_arrow(path, conn, *args, jobs=jobs)
+                return table.name, profile_table_arrow(path, conn, *args, jobs=jobs,
+                                                       scans=scans)
             except reader.MixedTypes:
                 return table.name, profile_table(conn, *args)
         except sqlite3.DatabaseError as e:
@@ -500,6 +505,9 @@ def profile_all(path: Path, catalog: Catalog, kinds: dict[str, dict[str, str]],
         finally:
             conn.close()
 
+    # Tables are coordinated side by side; their scans share ``jobs`` threads, so that
+    # memory and CPU stay bounded however many tables there are.
     tables = sorted(catalog.tables, key=lambda t: -len(t.columns))
-    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        return dict(pool.map(one, tables))
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as scans, \
+            ThreadPoolExecutor(max_workers=max(1, min(len(tables), 8))) as tables_pool:
+        return dict(tables_pool.map(one, tables))
