@@ -140,3 +140,47 @@ def test_reviewed_plan_file_is_executed_as_saved(saas_db: Path, tmp_path: Path,
                            "attrelid = 'users'::regclass AND attname = 'email'").fetchone()
     assert typ == ("text",)
     assert compare_all(saas_db, pg_dsn, plan) == []
+
+
+def test_reject_mode_sets_rows_aside_and_stop_mode_names_them(tmp_path: Path,
+                                                              pg_dsn: str) -> None:
+    """Rows written after the plan was made that the plan's types cannot hold: one refused
+    by the conversion (an impossible date), one by PostgreSQL (too long for varchar(5))."""
+    import json
+    import subprocess
+    import sys
+
+    from transfer.plan import save_plan
+
+    rows = ", ".join(f"({i}, '2024-01-01 00:00:{i % 60:02d}', 'c{i}')" for i in range(1, 101))
+    db = build_db(tmp_path / "later.db", "CREATE TABLE ev (id INTEGER PRIMARY KEY, "
+                  f"at DATETIME, code VARCHAR(5)); INSERT INTO ev VALUES {rows};")
+    plan_file = tmp_path / "plan.json"
+    save_plan(build_plan(db), plan_file)
+    with sqlite3.connect(db) as conn:
+        conn.execute("INSERT INTO ev VALUES (101, '2024-02-30 00:00:00', 'ok'), "
+                     "(102, '2024-01-02 00:00:00', 'toolong')")
+
+    def run(*extra: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "transfer", "run", str(db), "--to",
+                               pg_dsn, "--plan", str(plan_file), *extra],
+                              capture_output=True, text=True, timeout=120)
+
+    stopped = run()
+    assert stopped.returncode == 2 and "Traceback" not in stopped.stderr
+    assert "table 'ev', column 'at'" in stopped.stderr and "id=101" in stopped.stderr
+    assert tables_in(pg_dsn) == set()  # the target is as it was
+
+    rejected = run("--on-error", "reject", "--reject-dir", str(tmp_path / "rejects"))
+    assert rejected.returncode == 1, rejected.stderr  # verify reports the two rows missing
+    assert "2 rows could not be carried over" in rejected.stdout
+    lines = [json.loads(line) for f in (tmp_path / "rejects").rglob("*.rejects.jsonl")
+             for line in f.read_text().splitlines()]
+    by_key = {r["key"]: r for r in lines}
+    assert set(by_key) == {"id=101", "id=102"}
+    assert by_key["id=101"]["column"] == "at"
+    assert by_key["id=101"]["values"] == {"id": 101, "at": "2024-02-30 00:00:00", "code": "ok"}
+    assert "PostgreSQL rejected it" in by_key["id=102"]["reason"]
+    assert "row id=101 is missing in PostgreSQL" in rejected.stdout
+    with psycopg.connect(pg_dsn) as conn:
+        assert conn.execute("SELECT count(*) FROM ev").fetchone() == (100,)

@@ -99,6 +99,11 @@ def plan(
         raise typer.Exit(int(ExitCode.DIFFERENCES))
 
 
+class OnError(StrEnum):
+    STOP = "stop"
+    REJECT = "reject"
+
+
 class IfExists(StrEnum):
     FAIL = "fail"
     REPLACE = "replace"
@@ -134,6 +139,15 @@ def run(
                                                      "JSON to this file.")] = None,
     no_verify: Annotated[bool, typer.Option("--no-verify", help="Skip the final comparison "
                                             "of row counts and checksums.")] = False,
+    on_error: Annotated[OnError, typer.Option("--on-error", help="stop: a value that cannot "
+                                              "be carried stops the run, naming it; reject: "
+                                              "its row goes to a reject file and the run "
+                                              "goes on (verify then reports it missing).")
+                        ] = OnError.STOP,
+    reject_dir: Annotated[Path, typer.Option("--reject-dir", help="Where --on-error reject "
+                                             "writes TABLE.rejects.jsonl files (in a "
+                                             "sub-directory named after the run).")] = Path(
+        "sqlite2pg-rejects"),
     resume: Annotated[bool, typer.Option("--resume", help="Continue the interrupted run into "
                                          "this target schema from its last committed point, "
                                          "with its own plan.")] = False,
@@ -184,7 +198,9 @@ def run(
                                    if_exists=if_exists.value, jobs=jobs,
                                    include=include or [], exclude=exclude or [],
                                    schema_only=schema_only, data_only=data_only,
-                                   verify=not no_verify, resume=resume)
+                                   verify=not no_verify, resume=resume,
+                                   reject_dir=reject_dir if on_error is OnError.REJECT
+                                   else None)
         result = pipeline.run(source, p, opts, log)
     except TransferError as e:
         _fail(e)
@@ -192,11 +208,13 @@ def run(
     result.steps["plan"] = planned
     result.steps["total"] = result.steps.get("total", 0.0) + planned
     verdicts = {v.table: v for v in result.verified.tables} if result.verified else {}
-    typer.echo(f"{'table':<32} {'rows':>10} {'MiB':>8} {'seconds':>8} {'verified':>9}")
+    rejected = sum(r.rejected for r in result.tables)
+    typer.echo(f"{'table':<32} {'rows':>10} {'MiB':>8} {'seconds':>8} {'verified':>9}"
+               + (f" {'rejected':>9}" if rejected else ""))
     for r in result.tables:
         status = verdicts[r.table].status if r.table in verdicts else "-"
         typer.echo(f"{r.table:<32} {r.rows:>10} {r.bytes / 2**20:>8.1f} {r.seconds:>8.2f} "
-                   f"{status:>9}")
+                   f"{status:>9}" + (f" {r.rejected:>9}" if rejected else ""))
     total_rows = sum(r.rows for r in result.tables)
     typer.echo(f"{'total':<32} {total_rows:>10} "
                f"{sum(r.bytes for r in result.tables) / 2**20:>8.1f} "
@@ -204,6 +222,9 @@ def run(
     typer.echo("steps: " + ", ".join(f"{k} {v:.2f} s" for k, v in result.steps.items()))
     if result.backup_schema:
         typer.echo(f"replaced tables were kept in schema {result.backup_schema}")
+    if rejected:
+        typer.echo(f"{rejected} rows could not be carried over and were set aside in "
+                   f"{reject_dir / str(result.run_id)} (one TABLE.rejects.jsonl per table)")
     for n in result.plan.not_carried:
         log(f"not carried over: {n}")
     if result.verified is not None:
@@ -214,6 +235,7 @@ def run(
                               if r.table in verdicts else None} for r in result.tables],
                   "steps": result.steps, "backup_schema": result.backup_schema,
                   "run_id": result.run_id,
+                  "rejects_dir": str(reject_dir / str(result.run_id)) if rejected else None,
                   "warnings": [str(w) for w in result.plan.warnings],
                   "not_carried": [str(n) for n in result.plan.not_carried],
                   "verify": json.loads(result.verified.to_json()) if result.verified else None}

@@ -14,6 +14,7 @@ committed rowid, never copying a row twice.
 
 from __future__ import annotations
 
+import json
 import queue
 import re
 import threading
@@ -69,6 +70,7 @@ class TableResult:
     rows: int = 0
     bytes: int = 0
     seconds: float = 0.0
+    rejected: int = 0
 
 
 def wire_schema(t: TablePlan) -> pa.Schema:
@@ -87,22 +89,80 @@ def table_query(t: TablePlan, after_rowid: int | None = None) -> str:
 
 
 def _convert_batch(t: TablePlan, batch: pa.RecordBatch, schema: pa.Schema,
-                   converters: list[Callable[[pa.Array], pa.Array]], offset: int) -> pa.RecordBatch:
-    arrays = []
-    for i, (col, fn) in enumerate(zip(t.columns, converters, strict=True)):
-        arr = batch.column(i)
-        try:
-            arrays.append(fn(arr))
-        except convert.ConversionError as e:
-            bad = convert.first_failure(fn, arr)
-            row = offset + (bad or 0) + 1
-            value = arr[bad].as_py() if bad is not None else None
-            raise DataError(
-                f"table {t.name!r}, column {col.name!r}, row {row} of the copy "
-                f"({_row_key(t, batch, bad)}): value {str(value)[:80]!r} cannot be carried as "
-                f"{col.pg_type}: {e}; fix the value or override the type with --cast "
-                f"{t.name}.{col.name}=text.") from None
-    return pa.RecordBatch.from_arrays(arrays, schema=schema)
+                   converters: list[Callable[[pa.Array], pa.Array]], offset: int,
+                   rejects: RejectLog | None = None) -> tuple[pa.RecordBatch, pa.RecordBatch]:
+    """(converted batch, the source rows it holds). A value that does not convert stops
+    the copy naming it, or, with ``rejects``, its row goes to the reject file."""
+    while True:
+        arrays = []
+        for i, (col, fn) in enumerate(zip(t.columns, converters, strict=True)):
+            arr = batch.column(i)
+            try:
+                arrays.append(fn(arr))
+            except convert.ConversionError as e:
+                bad = convert.first_failure(fn, arr)
+                reason = f"cannot be carried as {col.pg_type}: {e}"
+                if rejects is None or bad is None:
+                    row = offset + (bad or 0) + 1
+                    value = arr[bad].as_py() if bad is not None else None
+                    raise DataError(
+                        f"table {t.name!r}, column {col.name!r}, row {row} of the copy "
+                        f"({_row_key(t, batch, bad)}): value {str(value)[:80]!r} {reason}; fix "
+                        f"the value, override the type with --cast {t.name}.{col.name}=text, "
+                        "or set rows like it aside with --on-error reject.") from None
+                rejects.write(t, batch, bad, offset, col.name, reason)
+                batch = _drop_row(batch, bad)
+                offset += 1  # (row numbers stay those of the source order)
+                break
+        else:
+            return pa.RecordBatch.from_arrays(arrays, schema=schema), batch
+
+
+def _drop_row(batch: pa.RecordBatch, index: int) -> pa.RecordBatch:
+    return pa.concat_batches([batch.slice(0, index), batch.slice(index + 1)])
+
+
+def _json_value(v: object) -> object:
+    if isinstance(v, bytes):
+        return "\\x" + v.hex()
+    if isinstance(v, float) and (v != v or v in (float("inf"), float("-inf"))):
+        return repr(v)
+    if isinstance(v, (int, float, str)) or v is None:
+        return v
+    return str(v)
+
+
+class RejectLog:
+    """Rows set aside by ``--on-error reject``: one JSON Lines file per table, each line the
+    row's source values (blobs as \\x hex), its key, the column and the reason."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.files: dict[str, Path] = {}
+        self.counts: dict[str, int] = {}
+        self.lock = threading.Lock()
+
+    def write(self, t: TablePlan, batch: pa.RecordBatch, index: int, offset: int,
+              column: str | None, reason: str) -> None:
+        values = {c.name: _json_value(batch.column(i)[index].as_py())
+                  for i, c in enumerate(t.columns)}
+        line = json.dumps({"table": t.name, "row": offset + index + 1,
+                           "key": _row_key(t, batch, index), "column": column,
+                           "reason": reason, "values": values}, ensure_ascii=False)
+        with self.lock:
+            path = self.files.get(t.name)
+            if path is None:
+                self.directory.mkdir(parents=True, exist_ok=True)
+                path = self.directory / f"{_safe_file_name(t.name)}.rejects.jsonl"
+                self.files[t.name] = path
+            with path.open("a", encoding="utf-8") as f:
+                f.write(line + "\n")
+            self.counts[t.name] = self.counts.get(t.name, 0) + 1
+
+
+def _safe_file_name(name: str) -> str:
+    cleaned = re.sub(r"[^A-Za-z0-9_.-]", "_", name)[:80]
+    return cleaned if cleaned == name else f"{cleaned}_{abs(hash(name)) % 10**8:08d}"
 
 
 def _row_key(t: TablePlan, batch: pa.RecordBatch, index: int | None) -> str:
@@ -125,7 +185,8 @@ class Copier:
                  run_id: str | None = None, resume: dict[str, TableProgress] | None = None,
                  chunk_rows: int = CHUNK_ROWS,
                  table_done: Callable[[str], None] | None = None,
-                 profiled_snapshot: dict[str, Any] | None = None) -> None:
+                 profiled_snapshot: dict[str, Any] | None = None,
+                 rejects: RejectLog | None = None) -> None:
         self.source_path = source_path
         self.dsn = dsn
         self.schema = schema
@@ -135,7 +196,9 @@ class Copier:
         self.batch_rows = batch_rows
         self.progress = progress or (lambda _t, _n: None)
         self.run_id = run_id
-        self.chunk_rows = chunk_rows if run_id else 2**62
+        self.rejects = rejects
+        # rejecting, each batch commits alone, so a row PostgreSQL refuses can be set aside
+        self.chunk_rows = 1 if rejects else chunk_rows if run_id else 2**62
         self.table_done = table_done or (lambda _t: None)
         self.profiled_snapshot = profiled_snapshot
         self.profiled = False  # set once the read snapshot is open
@@ -144,6 +207,7 @@ class Copier:
         self.error: BaseException | None = None
         self.stop = threading.Event()
         self._current: TablePlan | None = None  # the table being written, for error messages
+        self._source_rows: pa.RecordBatch | None = None  # source rows of the last batch
 
     def _read_all(self) -> None:
         try:
@@ -176,9 +240,9 @@ class Copier:
             last_rowid = None
             if with_rowid:
                 last_rowid = batch.column(batch.num_columns - 1)[-1].as_py()  # not converted
-            out = _convert_batch(t, batch, schema, converters, offset)
+            out, kept = _convert_batch(t, batch, schema, converters, offset, self.rejects)
             offset += batch.num_rows
-            self._put(q, (out, last_rowid))
+            self._put(q, (out, last_rowid, kept))
         self._put(q, _DONE)
 
     def _put(self, q: queue.Queue[object], item: object) -> None:
@@ -202,7 +266,7 @@ class Copier:
             if item is _FAILED:
                 raise _ReaderFailed()
             assert isinstance(item, tuple)
-            batch, last_rowid = item
+            batch, last_rowid, self._source_rows = item
             rows += batch.num_rows
             result.rows += batch.num_rows
             result.bytes += batch.nbytes
@@ -244,6 +308,9 @@ class Copier:
         result.rows = before.rows
         self._current = t
         while not chunk.done:
+            if self.rejects is not None:
+                self._write_rejecting(conn, t, result, chunk)
+                continue
             batches = pa.RecordBatchReader.from_batches(wire_schema(t),
                                                         self._batches(t, result, chunk))
             with conn.cursor() as cur:
@@ -252,8 +319,44 @@ class Copier:
                     cur.execute(_progress_sql(self.run_id, t.name, chunk))
             conn.commit()
         result.seconds = time.perf_counter() - start
+        if self.rejects is not None:
+            result.rejected = self.rejects.counts.get(t.name, 0)
         self.table_done(t.name)
         return result
+
+    def _write_rejecting(self, conn: adbc_pg.Connection, t: TablePlan, result: TableResult,
+                         chunk: TableProgress) -> None:
+        """One batch in one transaction; a row PostgreSQL refuses goes to the reject file
+        and the batch is sent again without it."""
+        assert self.rejects is not None
+        batches = list(self._batches(t, result, chunk))  # at most one batch: chunk_rows = 1
+        batch = batches[0] if batches else None
+        source = self._source_rows
+        while True:
+            try:
+                with conn.cursor() as cur:
+                    if batch is not None and batch.num_rows:
+                        cur.adbc_ingest(t.pg_name, pa.RecordBatchReader.from_batches(
+                            wire_schema(t), [batch]), mode="append",
+                            db_schema_name=self.schema)
+                    if self.run_id is not None:
+                        cur.execute(_progress_sql(self.run_id, t.name, chunk))
+                conn.commit()
+                return
+            except adbc_pg.Error as e:
+                conn.rollback()
+                line = re.search(r"COPY [^,]+, line (\d+)", str(e))
+                if batch is None or line is None or "due to user request" in str(e):
+                    raise
+                bad = int(line.group(1)) - 1
+                detail = re.search(r"ERROR:\s*(.*)", target.redact(str(e)))
+                col = re.search(r"column (\S+?)[:\s]", str(e))
+                self.rejects.write(t, source, bad, chunk.rows - batch.num_rows, col.group(1)
+                                   if col else None, "PostgreSQL rejected it: " +
+                                   (detail.group(1).strip() if detail else str(e)[:200]))
+                batch, source = _drop_row(batch, bad), _drop_row(source, bad)
+                result.rows -= 1
+                chunk.rows -= 1
 
     def _copy_error(self, e: Exception) -> Exception:
         t = self._current
