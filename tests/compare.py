@@ -107,8 +107,10 @@ def compare_table(source: Path, dsn: str, t: TablePlan, schema: str = "public") 
     for row in src:
         out = []
         for v, c in zip(row, t.columns, strict=True):
-            if c.pg_type.split("(")[0] in ("text", "varchar", "json") and isinstance(v, float):
-                # mixed column kept as text: the text must denote exactly this double
+            if c.pg_type.split("(")[0] in ("text", "varchar", "json", "bytea") and \
+                    isinstance(v, float):
+                # mixed column kept as text (or its bytes): the text must denote exactly
+                # this double
                 out.append(("float-as-text", _float_bits(v)))
             else:
                 out.append(norm_source(v, c.pg_type))
@@ -130,6 +132,11 @@ def compare_table(source: Path, dsn: str, t: TablePlan, schema: str = "public") 
 
 
 def _float_text_equal(bits: Any, text: Any) -> bool:
+    if isinstance(text, bytes):
+        try:
+            text = text.decode("ascii")
+        except UnicodeDecodeError:
+            return False
     if isinstance(bits, bytes) and len(bits) == 8 and isinstance(text, str):
         try:
             return _float_bits(float(text)) == bits

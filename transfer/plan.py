@@ -417,7 +417,7 @@ class Planner:
                             "numeric(p,s).")
         sel = q
         if conv == "text":
-            sel = f"CAST({q} AS TEXT)"
+            sel = text_of(q)
         elif conv == "bytes":
             sel = f"CAST({q} AS BLOB)"
         elif conv == "float64":
@@ -678,16 +678,25 @@ def _family(pg_type: str) -> str:
     return base
 
 
+def text_of(q: str) -> str:
+    """SQLite's text of any value, -0.0 included (CAST gives '0.0': the sign would be lost;
+    atan2 tells the zeros apart)."""
+    return (f"CASE WHEN typeof({q}) = 'real' AND {q} = 0.0 AND atan2({q}, -1.0) < 0 "
+            f"THEN '-0.0' ELSE CAST({q} AS TEXT) END")
+
+
 def _fallback_read(pg: str, q: str, classes: list[str]) -> tuple[str, str]:
     if pg == "bigint":
         return q, "int64"
     if pg == "double precision":
         return (f"CAST({q} AS REAL)" if "integer" in classes else q), "float64"
     if pg == "bytea":
-        return (q if classes == ["blob"] else f"CAST({q} AS BLOB)"), "bytes"
+        if classes == ["blob"]:
+            return q, "bytes"
+        return f"CAST({text_of(q) if 'real' in classes else q} AS BLOB)", "bytes"
     if set(classes) <= {"text"}:
         return q, "text"
-    return f"CAST({q} AS TEXT)", "text"
+    return (text_of(q) if "real" in classes else f"CAST({q} AS TEXT)"), "text"
 
 
 def save_plan(plan: Plan, path: Path) -> None:

@@ -225,7 +225,25 @@ def profile_table(conn: sqlite3.Connection, table: Table, kinds: dict[str, str],
         if cp.n("text_non_ascii"):
             _check_utf8(conn, table, col.name, cp, sample)
         _fits_from_counts(cp)
+        if kinds[col.name] == "json" and cp.fits.get("jsonb"):
+            _check_json_keys(conn, table, col.name, cp, sample)
     return profile
+
+
+def _check_json_keys(conn: sqlite3.Connection, table: Table, column: str, cp: ColumnProfile,
+                     sample: int) -> None:
+    """The duplicate-key search of ``convert.to_jsonb``, on this path's text values."""
+    c = quote_ident(column)
+    src = quote_ident(table.name)
+    if sample:
+        src = f"(SELECT * FROM {src} LIMIT {int(sample)})"
+    cur = conn.execute(f"SELECT {row_ref(table)}, {c} FROM {src} WHERE typeof({c}) = 'text'")
+    while rows := cur.fetchmany(16384):
+        bad = convert.duplicate_keys(pa.array([r[1] for r in rows], pa.string()))
+        if bad is not None:
+            cp.fits["jsonb"] = False
+            cp.fail_rows.setdefault("jsonb", []).append(f"{row_label(table)}={rows[bad][0]}")
+            return
 
 
 def _fits_from_counts(cp: ColumnProfile) -> None:
@@ -281,15 +299,24 @@ def profile_table_arrow(path: Path, conn: sqlite3.Connection, table: Table,
         exprs.append((q, first[0] if first else "integer"))
     extra: list[tuple[str, str]] = []  # (column, count name) of each extra column
     for col, (_q, cls) in zip(cols, list(exprs), strict=True):
+        # The driver converts silently into the first value's type (an integer into a
+        # double, a number into text, text into bytes): count what it would hide.
         if cls == "real":
             extra.append((col.name, "int_beyond_double"))
+            extra.append((col.name, "integer"))
+        elif cls in ("text", "blob"):
+            extra.append((col.name, f"not_{cls}"))
         if kinds[col.name] == "json":
             extra.append((col.name, "json_valid"))
         if col.name in numeric:
             extra.append((col.name, "numeric_fit"))
     for name, what in extra:
-        cond = (numeric_fit_sql(name, *numeric[name]) if what == "numeric_fit"
-                else predicate(what, name))
+        if what == "numeric_fit":
+            cond = numeric_fit_sql(name, *numeric[name])
+        elif what.startswith("not_"):
+            cond = f"typeof({quote_ident(name)}) NOT IN ('{what[4:]}', 'null')"
+        else:
+            cond = predicate(what, name)
         exprs.append((f"({cond})", "integer"))
     has_rowid = not table.without_rowid
     if has_rowid:
@@ -344,10 +371,15 @@ def profile_table_arrow(path: Path, conn: sqlite3.Connection, table: Table,
     for col in cols:
         cp = profile.columns[col.name]
         cp.counts["null"] = rows - cp.non_null
+        if sums.get((col.name, "not_text"), 0) or sums.get((col.name, "not_blob"), 0):
+            raise reader.MixedTypes(f"{table.name}.{col.name} mixes storage classes")
         big = sums.get((col.name, "int_beyond_double"), 0)
         if big:
             cp.counts["int_beyond_double"] = big
-            cp.counts["integer"] = big
+        ints = sums.get((col.name, "integer"), 0)
+        if ints:
+            cp.counts["integer"] = ints
+            cp.counts["real"] = cp.n("real") - ints
         if (col.name, "json_valid") in sums and cp.n("text"):
             cp.counts["json_valid"] = sums[(col.name, "json_valid")]
             cp.fits["json"] = cp.n("json_valid") == cp.n("text")
