@@ -35,7 +35,7 @@ from transfer.source import snapshot_identity
 from transfer.state import SCHEMA as STATE_SCHEMA
 from transfer.state import TableProgress
 
-QUEUE_DEPTH = 4
+QUEUE_DEPTH = 2
 _DONE = object()  # the table is complete
 _FAILED = object()  # the reader failed; its error is in Copier.error
 
@@ -242,7 +242,8 @@ class Copier:
                 last_rowid = batch.column(batch.num_columns - 1)[-1].as_py()  # not converted
             out, kept = _convert_batch(t, batch, schema, converters, offset, self.rejects)
             offset += batch.num_rows
-            self._put(q, (out, last_rowid, kept))
+            # the source rows ride along only when a refused row may have to be set aside
+            self._put(q, (out, last_rowid, kept if self.rejects is not None else None))
         self._put(q, _DONE)
 
     def _put(self, q: queue.Queue[object], item: object) -> None:

@@ -21,7 +21,7 @@ from psycopg import sql
 
 from transfer import catalog as catalog_mod
 from transfer import profile as profile_mod
-from transfer import source, translate
+from transfer import reader, source, translate
 from transfer.catalog import Catalog, Column, Table
 from transfer.errors import PlanError
 from transfer.profile import ColumnProfile, TableProfile, predicate, quote_ident
@@ -192,6 +192,7 @@ def build_plan(path: Path, type_map: TypeMap | None = None,
                     numeric.setdefault(t.name, {})[c.name] = (params["p"], params["s"])
         _check_casts(cat, casts)
         profiles = profile_mod.profile_all(path, cat, kinds, numeric, sample, jobs)
+        reader.release_memory()
         return Planner(conn, cat, profiles, type_map, casts, ident).plan()
     finally:
         conn.close()

@@ -31,6 +31,33 @@ if "ARROW_DEFAULT_MEMORY_POOL" not in os.environ:
     pa.set_memory_pool(pa.system_memory_pool())
 
 
+def _limit_arenas(n: int = 2) -> None:
+    """At most ``n`` glibc malloc arenas (else one per thread, each keeping its freed
+    memory): 10 MB less peak in the benchmark at scale 5, for no measurable speed."""
+    if "MALLOC_ARENA_MAX" in os.environ:
+        return
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").mallopt(-8, n)  # M_ARENA_MAX
+    except (OSError, AttributeError):
+        pass
+
+
+_limit_arenas()
+
+
+def release_memory() -> None:
+    """Hand memory freed by finished threads back to the system (glibc keeps it in per-thread
+    arenas otherwise, where the next stage's threads do not reuse it)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+
+
 class MixedTypes(Exception):
     """A selected expression yielded more than one storage class."""
 
