@@ -46,3 +46,12 @@ def test_user_rules_come_first(tmp_path: Path) -> None:
                      'reason = "keep as written"\n')
     rule, _ = load_type_map(extra).rule_for("DATETIME")
     assert rule.pg == "text" and rule.source == str(extra)
+
+
+def test_readme_type_tables_are_generated_from_the_type_map() -> None:
+    from transfer.typemap import README_BEGIN, README_END, markdown_table
+
+    readme = (ROOT / "README.md").read_text()
+    assert README_BEGIN in readme and README_END in readme
+    section = readme.split(README_BEGIN, 1)[1].split(README_END, 1)[0].strip()
+    assert section == markdown_table(load_type_map()), "run scripts/type_table"

@@ -276,8 +276,21 @@ class Planner:
                 self.warnings.append(Note(t.name, c.name, f"renamed to {pg_col!r} (PostgreSQL "
                                           "names are at most 63 bytes)"))
             plans.append(col_plan)
+        rowid = _rowid_name(t)
+        if t.kind == "virtual" and rowid:
+            # A virtual table's rowid is data (an FTS5 row points at its document by it).
+            pg_col = "rowid" if "rowid" not in used_cols else pg_identifier("sqlite_rowid")
+            plans.insert(0, ColumnPlan(name=rowid, pg_name=pg_col, declared="(rowid)",
+                                       pg_type="bigint", reason="the virtual table's rowid",
+                                       select=rowid, convert="int64", nullable=False,
+                                       storage={"integer": prof.rows}))
+            self.warnings.append(Note(t.name, None, f"its rowid is kept as column {pg_col!r}, "
+                                      "the primary key"))
         tp = TablePlan(name=t.name, pg_name=pg_name, columns=plans, rows=prof.rows, kind=t.kind,
-                       sequence_floor=t.sequence, rowid=_rowid_name(t))
+                       sequence_floor=t.sequence, rowid=rowid)
+        if t.kind == "virtual" and rowid:
+            tp.pk = [plans[0].pg_name]
+            tp.pk_name = self.names.claim(f"{pg_name}_pkey")
         if t.rowid_alias and not t.without_rowid:
             col = tp.column(t.rowid_alias)
             if col.pg_type in ("bigint", "integer", "smallint"):
@@ -637,8 +650,14 @@ def _translate_select(toks: list[Any], names: dict[str, str]) -> str:
     aliases = set()
     for k, t in enumerate(toks):
         prev = toks[k - 1] if k else None
-        if prev is not None and prev.upper == "AS" and t.kind in ("word", "ident"):
+        if prev is None or t.kind not in ("word", "ident"):
+            continue
+        if prev.upper == "AS":
             aliases.add(t.name.lower())
+        elif (prev.kind in ("word", "ident") and prev.name.lower() in names
+              and t.upper not in SELECT_WORDS and t.upper not in translate.KEYWORDS
+              and t.upper not in ("WHERE", "NATURAL", "INDEXED", "NOT")):
+            aliases.add(t.name.lower())  # FROM teams t: an alias without AS
     for k, t in enumerate(toks):
         nxt = toks[k + 1] if k + 1 < len(toks) else None
         if t.kind in ("word", "ident"):

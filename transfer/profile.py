@@ -46,7 +46,9 @@ PREDICATES: dict[str, str] = {
     "real_infinite": "typeof({c}) = 'real' AND ({c} = 9e999 OR {c} = -9e999)",
     # PostgreSQL text cannot hold NUL; non-ASCII texts are checked for valid UTF-8 in Python
     "text_nul": "typeof({c}) = 'text' AND instr(CAST({c} AS BLOB), x'00') > 0",
-    "text_non_ascii": "typeof({c}) = 'text' AND length(CAST({c} AS BLOB)) <> length({c})",
+    # anything but printable ASCII (invalid UTF-8 too: a byte >= 0x80 never reads as
+    # printable ASCII; length() would not tell, it skips continuation bytes only)
+    "text_non_ascii": "typeof({c}) = 'text' AND {c} GLOB '*[^ -~]*'",
     "bool_int": "typeof({c}) = 'integer' AND {c} IN (0, 1)",
     "bool_text": ("typeof({c}) = 'text' AND "
                   "lower({c}) IN ('t','f','true','false','yes','no','y','n')"),
@@ -138,7 +140,8 @@ def quote_ident(name: str) -> str:
 
 
 def predicate(name: str, column: str) -> str:
-    return PREDICATES[name].replace("{c}", quote_ident(column))
+    """The named predicate on ``column``, parenthesized (safe under NOT, AND, OR)."""
+    return "(" + PREDICATES[name].replace("{c}", quote_ident(column)) + ")"
 
 
 def needed_predicates(kind: str) -> list[str]:

@@ -129,3 +129,29 @@ def load_type_map(extra: Path | None = None) -> TypeMap:
         rules = user_rules + rules
         fallbacks = user_fallbacks + fallbacks
     return TypeMap(tuple(rules), tuple(fallbacks))
+
+
+README_BEGIN = "<!-- type map: generated from type_maps/default.toml by scripts/type_table -->"
+README_END = "<!-- end of type map -->"
+
+
+def markdown_table(type_map: TypeMap) -> str:
+    """The rules and fallbacks as the README's tables (the README is tested against it)."""
+
+    def cell(text: str) -> str:
+        return text.replace("|", "\\|")
+
+    lines = ["| declared (examples) | PostgreSQL | when and why |", "|---|---|---|"]
+    for r in type_map.rules:
+        if r.source != "default":
+            continue
+        examples = ", ".join(f"`{e}`" if e else "untyped" for e in r.examples)
+        pg = f"`{r.pg}`" if r.pg else "by the data (below)"
+        lines.append(f"| {examples} | {cell(pg)} | {cell(r.reason)} |")
+    lines += ["", "When the preferred type cannot hold every stored value, or the column is "
+              "untyped, the storage classes found decide:", "",
+              "| storage classes found | PostgreSQL | why |", "|---|---|---|"]
+    for fb in type_map.fallbacks:
+        classes = "anything else" if fb.classes == ("*",) else ", ".join(fb.classes)
+        lines.append(f"| {cell(classes)} | `{fb.pg}` | {cell(fb.reason)} |")
+    return "\n".join(lines)
