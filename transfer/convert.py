@@ -130,8 +130,9 @@ def to_epoch_timestamptz(arr: pa.Array) -> pa.Array:
 
 @_checked
 def to_date(arr: pa.Array) -> pa.Array:
-    if len(arr) and not pc.all(pc.match_substring_regex(arr.drop_null(),
-                                                        r"^\d{4}-\d\d-\d\d$")).as_py():
+    present = arr.drop_null()
+    if len(present) and not pc.all(pc.match_substring_regex(present,
+                                                            r"^\d{4}-\d\d-\d\d$")).as_py():
         raise ConversionError("a date that is not YYYY-MM-DD")
     return pc.cast(arr, pa.date32())
 
