@@ -213,7 +213,8 @@ def _load(source: Path, plan: Plan, opts: RunOptions, log: Callable[[str], None]
             cp = copier.Copier(source, opts.dsn, staging, plan.tables, opts.batch_rows,
                                progress=_progress_log(log), run_id=run_id, resume=resume,
                                table_done=post.table_ready,
-                               profiled_snapshot=plan.source.get("snapshot"),
+                               profiled_snapshot=None if plan.source.get("sampled", True)
+                               else plan.source.get("snapshot"),
                                rejects=copier.RejectLog(opts.reject_dir / run_id)
                                if opts.reject_dir else None)
             results = [copier.TableResult(t.name, resume[t.name].rows) for t in cp.skipped]

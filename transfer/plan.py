@@ -179,6 +179,7 @@ def build_plan(path: Path, type_map: TypeMap | None = None,
     conn = source.open_source(path)
     ident = source_identity(path)
     ident["snapshot"] = source.snapshot_identity(path)  # before profiling: see copier
+    ident["sampled"] = bool(sample)
     try:
         cat = catalog_mod.read_catalog(conn)
         kinds: dict[str, dict[str, str]] = {}
