@@ -132,3 +132,24 @@ def test_ctrl_c_stops_cleanly_and_says_how_to_resume(saas_db: Path, pg_dsn: str)
     resumed = sqlite2pg("run", str(saas_db), "--to", pg_dsn, "--resume")
     assert resumed.returncode == 0, resumed.stderr
     assert fingerprint(pg_dsn)["api_logs"][0] == 8000
+
+
+def test_backup_keeps_the_snapshot_and_resume_reads_it(saas_db: Path, tmp_path: Path,
+                                                       pg_dsn: str) -> None:
+    """--backup: the run reads a VACUUM INTO copy, so an interrupted run resumes from that
+    very snapshot even after the application wrote to the source."""
+    db = tmp_path / "live.db"
+    db.write_bytes(saas_db.read_bytes())
+    backups = tmp_path / "backups"
+    proc = start_paused("copy api_logs", str(db), "--to", pg_dsn, "--backup", str(backups))
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=30)
+    (copy,) = backups.glob("live-*.db")
+    with sqlite3.connect(db) as conn:  # the application goes on writing
+        conn.execute("DELETE FROM api_logs WHERE id <= 10")
+    resumed = sqlite2pg("run", str(db), "--to", pg_dsn, "--resume")
+    assert resumed.returncode == 0, resumed.stderr + resumed.stdout
+    assert str(copy) in resumed.stderr
+    assert fingerprint(pg_dsn)["api_logs"][0] == 8000  # the snapshot, not the changed file
+    with sqlite3.connect(copy) as conn:
+        assert conn.execute("SELECT count(*) FROM api_logs").fetchone() == (8000,)

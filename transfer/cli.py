@@ -148,6 +148,9 @@ def run(
                                              "writes TABLE.rejects.jsonl files (in a "
                                              "sub-directory named after the run).")] = Path(
         "sqlite2pg-rejects"),
+    backup: Annotated[Path | None, typer.Option("--backup", help="Keep a copy of the exact "
+                                                "snapshot migrated in this directory (the "
+                                                "run reads that copy).")] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue the interrupted run into "
                                          "this target schema from its last committed point, "
                                          "with its own plan.")] = False,
@@ -198,7 +201,7 @@ def run(
                                    if_exists=if_exists.value, jobs=jobs,
                                    include=include or [], exclude=exclude or [],
                                    schema_only=schema_only, data_only=data_only,
-                                   verify=not no_verify, resume=resume,
+                                   verify=not no_verify, resume=resume, backup_dir=backup,
                                    reject_dir=reject_dir if on_error is OnError.REJECT
                                    else None)
         result = pipeline.run(source, p, opts, log)

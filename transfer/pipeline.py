@@ -23,6 +23,7 @@ from psycopg import sql
 
 from transfer import copier, ddl, faults, postdata, state, target, verify
 from transfer import plan as plan_mod
+from transfer import source as source_mod
 from transfer.errors import BlockersFound, Interrupted, TargetError, TransferError
 from transfer.plan import Plan
 from transfer.settings import BATCH_ROWS, JOBS, STAGING_PREFIX
@@ -44,6 +45,7 @@ class RunOptions:
     data_only: bool = False
     verify: bool = True
     resume: bool = False
+    backup_dir: Path | None = None  # keep the migrated snapshot here (and read it from there)
     reject_dir: Path | None = None  # --on-error reject: rows that cannot be carried go here
 
 
@@ -84,12 +86,16 @@ def run(source: Path, plan: Plan | None, opts: RunOptions,
         try:
             state.ensure(lock)
             if opts.resume:
-                run_id, staging, plan, done = _resumable(lock, source, opts)
-                log(f"        resuming run {run_id} in {staging}")
+                run_id, staging, plan, done, source = _resumable(lock, source, opts)
+                log(f"        resuming run {run_id} in {staging}, reading {source}")
             else:
                 assert plan is not None
                 plan = _selected(plan, opts)
-                run_id, staging, done = _new_run(lock, source, plan, opts), "", {}
+                original = source
+                if opts.backup_dir is not None:
+                    source = source_mod.backup(source, opts.backup_dir)
+                    log(f"        backup of the snapshot migrated: {source}")
+                run_id, staging, done = _new_run(lock, source, plan, opts, original), "", {}
                 staging = _staging_of(lock, run_id)
         except psycopg.Error as e:
             raise target.describe(e, opts.dsn) from None
@@ -127,7 +133,7 @@ def _selected(plan: Plan, opts: RunOptions) -> Plan:
     return plan
 
 
-def _new_run(conn: Conn, source: Path, plan: Plan, opts: RunOptions) -> str:
+def _new_run(conn: Conn, source: Path, plan: Plan, opts: RunOptions, original: Path) -> str:
     names = [t.pg_name for t in plan.tables]
     views = [v.pg_name for v in plan.views]
     clash = target.existing_relations(conn, opts.target_schema, names + views)
@@ -135,7 +141,9 @@ def _new_run(conn: Conn, source: Path, plan: Plan, opts: RunOptions) -> str:
         raise target.conflict_error(opts.target_schema, clash)
     staging = target.new_staging_name()
     run_id = staging.removeprefix(STAGING_PREFIX)
-    identity = snapshot_identity(source)
+    identity: dict[str, Any] = dict(snapshot_identity(source))
+    if source != original:
+        identity["backup_of"] = str(original.resolve())
     with conn.transaction():
         target.create_staging(conn, staging)
         state.create_run(conn, run_id, str(source.resolve()), identity, opts.target_schema,
@@ -152,7 +160,7 @@ def _staging_of(conn: Conn, run_id: str) -> str:
 
 
 def _resumable(conn: Conn, source: Path, opts: RunOptions
-               ) -> tuple[str, str, Plan, dict[str, state.TableProgress]]:
+               ) -> tuple[str, str, Plan, dict[str, state.TableProgress], Path]:
     candidates = [r for r in state.runs(conn, opts.target_schema) if r.state == "loading"]
     if not candidates:
         raise TargetError(f"there is no interrupted run into schema {opts.target_schema!r} to "
@@ -165,10 +173,13 @@ def _resumable(conn: Conn, source: Path, opts: RunOptions
     if not state.schema_exists(conn, r.staging_schema):
         raise TargetError(f"the staging schema {r.staging_schema} of run {r.run_id} is gone, "
                           "so it cannot be resumed; start a new run without --resume.")
+    if r.source_identity.get("backup_of") == str(source.resolve()):
+        source = Path(r.source)  # the run reads its backup: the snapshot it started from
     if Path(r.source) != source.resolve():
         raise TargetError(f"run {r.run_id} copied {r.source}, not {source.resolve()}; resume it "
                           "with that file, or start a new run without --resume.")
-    if snapshot_identity(source) != r.source_identity:
+    recorded = {k: v for k, v in r.source_identity.items() if k != "backup_of"}
+    if snapshot_identity(source) != recorded:
         raise TargetError(f"{source} has changed since run {r.run_id} read it, so the rows "
                           "already copied may not match it; start a new run without --resume "
                           "('sqlite2pg clean' drops the old staging schema).")
@@ -177,7 +188,7 @@ def _resumable(conn: Conn, source: Path, opts: RunOptions
     except (KeyError, TypeError) as e:
         raise TargetError(f"run {r.run_id} has an unreadable plan ({e}); start a new run "
                           "without --resume.") from None
-    return r.run_id, r.staging_schema, plan, state.progress(conn, r.run_id)
+    return r.run_id, r.staging_schema, plan, state.progress(conn, r.run_id), source
 
 
 def _load(source: Path, plan: Plan, opts: RunOptions, log: Callable[[str], None],
@@ -327,7 +338,8 @@ def plan_for_verify(source: Path, dsn: str, schema: str, plan_file: Path | None,
     try:
         with target.connect(dsn, autocommit=True) as conn:
             recorded = [r for r in state.runs(conn, schema) if r.state == "switched"
-                        and Path(r.source) == source.resolve()]
+                        and str(source.resolve()) in (r.source,
+                                                      r.source_identity.get("backup_of"))]
     except psycopg.Error as e:
         raise target.describe(e, dsn) from None
     if recorded and not kwargs.get("casts"):

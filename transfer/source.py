@@ -101,3 +101,29 @@ def snapshot_identity(path: Path) -> dict[str, int | str]:
         ident.update(wal_size=wal.stat().st_size, wal_mtime_ns=wal.stat().st_mtime_ns,
                      wal_salts=wal_header[16:24].hex())
     return ident
+
+
+def backup(path: Path, directory: Path) -> Path:
+    """A consistent copy of ``path`` in ``directory`` (``VACUUM INTO``: one snapshot, even
+    while the application writes); the run then reads this copy, so it is exactly the
+    snapshot that was migrated."""
+    import time
+
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise SourceError(f"cannot create the backup directory {directory}: {e.strerror}; "
+                          "choose another --backup directory.") from None
+    out = (directory / f"{path.stem}-{time.strftime('%Y%m%d-%H%M%S')}.db").resolve()
+    if out.exists():
+        raise SourceError(f"{out} already exists; choose another --backup directory or "
+                          "wait a second.")
+    conn = open_source(path)
+    try:
+        conn.execute("VACUUM INTO ?", (os.fspath(out),))
+    except sqlite3.Error as e:
+        raise SourceError(f"cannot write the backup {out}: {e}; check the directory's "
+                          "permissions and free space.") from None
+    finally:
+        conn.close()
+    return out
