@@ -99,6 +99,40 @@ def plan(
         raise typer.Exit(int(ExitCode.DIFFERENCES))
 
 
+class _Bars:
+    """Progress bars on a terminal: the table being copied, and all rows."""
+
+    def __init__(self) -> None:
+        self.shown = False
+        self.last = 0.0
+
+    @staticmethod
+    def bar(done: int, planned: int, width: int = 20) -> str:
+        frac = min(1.0, done / planned) if planned else 1.0
+        return "#" * int(frac * width) + "." * (width - int(frac * width)) + \
+            f" {int(frac * 100):3d}%"
+
+    def update(self, table: str, rows: int, planned: int, all_rows: int, all_planned: int
+               ) -> None:
+        import time
+
+        now = time.monotonic()
+        if now - self.last < 0.1 and rows < planned:
+            return
+        self.last = now
+        line = (f"        {table[:24]:<24} {self.bar(rows, planned)} {rows:>10}   all "
+                f"{self.bar(all_rows, all_planned)}")
+        sys.stderr.write("\r\x1b[K" + line)
+        sys.stderr.flush()
+        self.shown = True
+
+    def clear(self) -> None:
+        if self.shown:
+            sys.stderr.write("\r\x1b[K")
+            sys.stderr.flush()
+            self.shown = False
+
+
 class OnError(StrEnum):
     STOP = "stop"
     REJECT = "reject"
@@ -177,8 +211,12 @@ def run(
                    "choose one.", err=True)
         raise typer.Exit(int(ExitCode.USAGE))
 
+    bars = _Bars() if sys.stderr.isatty() and not quiet else None
+
     def log(msg: str) -> None:
         if not quiet:
+            if bars is not None:
+                bars.clear()
             typer.echo(msg, err=True)
 
     try:
@@ -202,6 +240,7 @@ def run(
                                    include=include or [], exclude=exclude or [],
                                    schema_only=schema_only, data_only=data_only,
                                    verify=not no_verify, resume=resume, backup_dir=backup,
+                                   progress=bars.update if bars is not None else None,
                                    reject_dir=reject_dir if on_error is OnError.REJECT
                                    else None)
         result = pipeline.run(source, p, opts, log)

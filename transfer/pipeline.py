@@ -46,6 +46,9 @@ class RunOptions:
     verify: bool = True
     resume: bool = False
     backup_dir: Path | None = None  # keep the migrated snapshot here (and read it from there)
+    # (table, its rows so far, its planned rows, all rows so far, all planned rows): a
+    # terminal's progress bars; without it, a plain line per table every 2 s
+    progress: Callable[[str, int, int, int, int], None] | None = None
     reject_dir: Path | None = None  # --on-error reject: rows that cannot be carried go here
 
 
@@ -222,7 +225,8 @@ def _load(source: Path, plan: Plan, opts: RunOptions, log: Callable[[str], None]
             log(f"STEP 4  copy rows ({sum(t.rows for t in plan.tables)} planned); keys and "
                 "indexes of each copied table start at once")
             cp = copier.Copier(source, opts.dsn, staging, plan.tables, opts.batch_rows,
-                               progress=_progress_log(log), run_id=run_id, resume=resume,
+                               progress=_progress_log(log, plan, opts.progress, done),
+                               run_id=run_id, resume=resume,
                                table_done=post.table_ready,
                                profiled_snapshot=None if plan.source.get("sampled", True)
                                else plan.source.get("snapshot"),
@@ -254,15 +258,24 @@ def _load(source: Path, plan: Plan, opts: RunOptions, log: Callable[[str], None]
     return RunResult(results, steps, backup, plan, run_id=run_id)
 
 
-def _progress_log(log: Callable[[str], None]) -> Callable[[str, int], None]:
+def _progress_log(log: Callable[[str], None], plan: Plan,
+                  bars: Callable[[str, int, int, int, int], None] | None,
+                  done: dict[str, state.TableProgress]) -> Callable[[str, int], None]:
     last: dict[str, float] = {}
-
     batches: dict[str, int] = {}
+    planned = {t.name: t.rows for t in plan.tables}
+    total = sum(planned.values())
+    rows_of = {k.removeprefix("table "): v.rows for k, v in done.items()
+               if k.startswith("table ")}
 
     def report(table: str, rows: int) -> None:
         batches[table] = batches.get(table, 0) + 1
         if batches[table] == 3:
             faults.pause(f"copy {table}")
+        rows_of[table] = rows
+        if bars is not None:
+            bars(table, rows, planned.get(table, 0), sum(rows_of.values()), total)
+            return
         now = time.monotonic()
         if now - last.get(table, 0.0) >= 2.0:
             last[table] = now
