@@ -169,9 +169,7 @@ def numeric_fit_sql(column: str, p: int, s: int) -> str:
 def profile_table(conn: sqlite3.Connection, table: Table, kinds: dict[str, str],
                   numeric: dict[str, tuple[int, int]], sample: int = 0) -> TableProfile:
     """One scan of ``table`` computing every count its columns' kinds need."""
-    src = quote_ident(table.name)
-    if sample:
-        src = f"(SELECT * FROM {src} LIMIT {int(sample)})"
+    src = _rows_of(table, sample)
     exprs = ["count(*)"]
     slots: list[tuple[str, str]] = []
     cols = list(table.columns)
@@ -233,13 +231,16 @@ def profile_table(conn: sqlite3.Connection, table: Table, kinds: dict[str, str],
     return profile
 
 
+def _rows_of(table: Table, sample: int) -> str:
+    """The table, or its first ``sample`` rows, as a FROM item."""
+    src = quote_ident(table.name)
+    return f"(SELECT * FROM {src} LIMIT {int(sample)})" if sample else src
+
+
 def _check_json_keys(conn: sqlite3.Connection, table: Table, column: str, cp: ColumnProfile,
                      sample: int) -> None:
     """The duplicate-key search of ``convert.to_jsonb``, on this path's text values."""
-    c = quote_ident(column)
-    src = quote_ident(table.name)
-    if sample:
-        src = f"(SELECT * FROM {src} LIMIT {int(sample)})"
+    c, src = quote_ident(column), _rows_of(table, sample)
     cur = conn.execute(f"SELECT {row_ref(table)}, {c} FROM {src} WHERE typeof({c}) = 'text'")
     while rows := cur.fetchmany(16384):
         bad = convert.duplicate_keys(pa.array([r[1] for r in rows], pa.string()))
@@ -479,10 +480,7 @@ def _profile_array(arr: pa.Array, cp: ColumnProfile, kind: str, ids: pa.Array | 
 
 def _check_utf8(conn: sqlite3.Connection, table: Table, column: str, cp: ColumnProfile,
                 sample: int) -> None:
-    c = quote_ident(column)
-    src = quote_ident(table.name)
-    if sample:
-        src = f"(SELECT * FROM {src} LIMIT {int(sample)})"
+    c, src = quote_ident(column), _rows_of(table, sample)
     sql = (f"SELECT {row_ref(table)}, CAST({c} AS BLOB) FROM {src} "
            f"WHERE {predicate('text_non_ascii', column)} AND NOT {predicate('text_nul', column)}")
     for ref, raw in conn.execute(sql):
