@@ -24,7 +24,7 @@ from transfer import profile as profile_mod
 from transfer import reader, source, translate
 from transfer.catalog import Catalog, Column, Table
 from transfer.errors import PlanError
-from transfer.profile import ColumnProfile, TableProfile, predicate, quote_ident
+from transfer.profile import ColumnProfile, TableProfile, predicate, quote_ident, row_label, row_ref
 from transfer.settings import PG_MAX_COLUMNS, PG_MAX_IDENTIFIER_BYTES
 from transfer.typemap import TypeMap, load_type_map, render_pg
 
@@ -463,6 +463,13 @@ class Planner:
             self.warnings.append(Note(t.name, None, f"primary key ({', '.join(t.pk)}) holds NULL "
                                       f"in {prof.pk_nulls} rows (a SQLite quirk): created as a "
                                       "UNIQUE index instead of a primary key"))
+        merged_pk = self.merged_keys(t, tp, t.pk) if pk_cols and pk_is_pk else []
+        if merged_pk:
+            pk_is_pk = False
+            self.warnings.append(Note(t.name, None, f"primary key ({', '.join(t.pk)}) holds "
+                                      "values SQLite keeps apart (e.g. 1 and '1') that are "
+                                      "equal once mapped to one PostgreSQL type: created as a "
+                                      "non-unique index instead", merged_pk))
         if pk_cols and pk_is_pk:
             tp.pk = pk_cols
             tp.pk_name = self.names.claim(f"{tp.pg_name}_pkey")
@@ -481,7 +488,15 @@ class Planner:
                 continue
             plain = all(term.column and not term.desc and not term.collation
                         for term in idx.terms)
-            constraint = idx.origin in ("u", "pk") and plain and where is None
+            unique = idx.unique and not (idx.origin == "pk" and merged_pk)
+            if unique and idx.origin != "pk" and all(term.column for term in idx.terms) and (
+                    merged := self.merged_keys(t, tp, [str(term.column) for term in idx.terms])):
+                unique = False
+                self.warnings.append(Note(t.name, None, f"unique index {idx.name} holds values "
+                                          "SQLite keeps apart (e.g. 1 and '1') that are equal "
+                                          "once mapped to one PostgreSQL type: created "
+                                          "non-unique", merged))
+            constraint = idx.origin in ("u", "pk") and plain and where is None and unique
             wanted = idx.name
             if idx.name.startswith("sqlite_autoindex_"):
                 cols = "_".join(term.column or "expr" for term in idx.terms)
@@ -490,7 +505,7 @@ class Planner:
             if pg_name != wanted and not idx.name.startswith("sqlite_autoindex_"):
                 self.warnings.append(Note(t.name, None, f"index {idx.name} renamed to {pg_name!r}"
                                           " (name taken or too long)"))
-            tp.indexes.append(IndexPlan(name=idx.name, pg_name=pg_name, unique=idx.unique,
+            tp.indexes.append(IndexPlan(name=idx.name, pg_name=pg_name, unique=unique,
                                         terms=terms, where=where, constraint=constraint))
         for i, check in enumerate(t.checks, 1):
             try:
@@ -506,6 +521,22 @@ class Planner:
                                              "which the type enforces"))
                 continue
             tp.checks.append((self.names.claim(f"{tp.pg_name}_check{i}"), pg))
+
+    def merged_keys(self, t: Table, tp: TablePlan, columns: list[str]) -> list[str]:
+        """Example rows whose key values differ in SQLite but are equal as mapped (a column
+        whose values are read through a cast, e.g. integers and text made text)."""
+        plans = [tp.column(c) for c in columns]
+        if all(p.select == quote_ident(p.name) for p in plans):
+            return []
+        keys = ", ".join(f"{p.select} AS key{i}" for i, p in enumerate(plans))
+        grouped = ", ".join(f"key{i}" for i in range(len(plans)))
+        label = row_label(t).replace("'", "''")
+        notnull = " AND ".join(f"({p.select}) IS NOT NULL" for p in plans)
+        rows = self.conn.execute(
+            f"SELECT group_concat(ref, ' and ') FROM (SELECT '{label}=' || {row_ref(t)} AS ref, "
+            f"{keys} FROM {quote_ident(t.name)} WHERE {notnull}) GROUP BY {grouped} "
+            "HAVING count(*) > 1 LIMIT 3").fetchall()
+        return [str(r[0]) for r in rows]
 
     def index_term(self, term: catalog_mod.IndexTerm, names: dict[str, str],
                    tp: TablePlan) -> str:

@@ -4,7 +4,8 @@
 -- duplicate rows; foreign keys with actions, DEFERRABLE INITIALLY DEFERRED, a
 -- self-reference, a reference to a UNIQUE non-PK column, a composite reference and an
 -- orphan row; portable and SQLite-only CHECKs; UNIQUE COLLATE NOCASE; a partial unique
--- index, an expression index and a DESC index.
+-- index, an expression index and a DESC index; an untyped primary key holding both 1 and
+-- '1' (distinct in SQLite, equal as text: the key becomes a non-unique index, reported).
 CREATE TABLE accounts (id INTEGER PRIMARY KEY AUTOINCREMENT, code TEXT UNIQUE NOT NULL,
                        email TEXT COLLATE NOCASE, balance INTEGER CHECK (balance >= 0),
                        kind TEXT CHECK (kind GLOB '[a-z]*'));
@@ -19,6 +20,8 @@ CREATE TABLE pairs (a INTEGER, b TEXT, note TEXT, PRIMARY KEY (a, b)) WITHOUT RO
 INSERT INTO pairs VALUES (1, 'x', 'one'), (1, 'y', 'two'), (2, 'x', NULL);
 CREATE TABLE legacy (k TEXT PRIMARY KEY, v INTEGER);
 INSERT INTO legacy VALUES ('a', 1), (NULL, 2), (NULL, 3);
+CREATE TABLE loose (k PRIMARY KEY, v TEXT);
+INSERT INTO loose VALUES (1, 'the integer'), ('1', 'the text'), (2.5, 'a real');
 CREATE TABLE dupes (a INTEGER, b TEXT);
 INSERT INTO dupes VALUES (1, 'x'), (1, 'x'), (2, NULL);
 CREATE TABLE nodes (id INTEGER PRIMARY KEY,
