@@ -82,3 +82,41 @@ def test_plan_formats(saas_db: Path, fmt: str) -> None:
 def test_version() -> None:
     proc = sqlite2pg("--version")
     assert proc.returncode == 0 and proc.stdout.startswith("sqlite2pg ")
+
+
+def test_locked_source(tmp_path: Path, saas_db: Path) -> None:
+    """A writer holding an exclusive lock (rollback-journal mode) for longer than the busy
+    timeout: one sentence, exit 2."""
+    import sqlite3
+
+    db = tmp_path / "locked.db"
+    db.write_bytes(saas_db.read_bytes())
+    writer = sqlite3.connect(db, isolation_level=None)
+    writer.execute("BEGIN EXCLUSIVE")
+    try:
+        assert_one_sentence(sqlite2pg("plan", str(db)), 2, "locked by another process")
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()
+
+
+def test_target_without_permission(saas_db: Path, pg_dsn: str) -> None:
+    """A role that may connect but not create schemas: one sentence naming the fix."""
+    import psycopg
+    from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+    with psycopg.connect(pg_dsn, autocommit=True) as conn:
+        conn.execute("DROP ROLE IF EXISTS sqlite2pg_reader")
+        conn.execute("CREATE ROLE sqlite2pg_reader LOGIN PASSWORD 'pw-not-shown'")
+        dbname = conn.info.dbname
+        conn.execute(f'REVOKE CREATE ON DATABASE "{dbname}" FROM PUBLIC')
+    info = conninfo_to_dict(pg_dsn)
+    info.update(user="sqlite2pg_reader", password="pw-not-shown")
+    proc = sqlite2pg("run", str(saas_db), "--to", make_conninfo("", **info), "-q")
+    try:
+        assert_one_sentence(proc, 2, "permission denied")
+        assert "pw-not-shown" not in proc.stderr + proc.stdout
+    finally:
+        with psycopg.connect(pg_dsn, autocommit=True) as conn:
+            conn.execute("DROP OWNED BY sqlite2pg_reader")
+            conn.execute("DROP ROLE sqlite2pg_reader")
