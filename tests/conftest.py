@@ -99,11 +99,16 @@ def build_db(path: Path, script: str) -> Path:
     return path
 
 
+def saas_fixture(tmp_path_factory: pytest.TempPathFactory, scale: float) -> Path:
+    path = tmp_path_factory.mktemp("saas") / f"saas-{scale:g}.db"
+    make_fixture.build(path, scale=scale)
+    return path
+
+
 @pytest.fixture(scope="session")
 def saas_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("saas") / "saas.db"
-    make_fixture.build(path, scale=0.01)
-    return path
+    """The SaaS fixture at scale 0.01 (9,935 rows; api_logs 8,000)."""
+    return saas_fixture(tmp_path_factory, 0.01)
 
 
 def edge_schemas() -> list[Path]:

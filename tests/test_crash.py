@@ -12,9 +12,9 @@ import sys
 import time
 from pathlib import Path
 
-import make_fixture  # type: ignore[import-not-found]
 import psycopg
 import pytest
+from conftest import saas_fixture
 
 from transfer import runs, verify
 from transfer.plan import build_plan
@@ -64,9 +64,8 @@ def fingerprint(dsn: str, schema: str = "public") -> dict[str, tuple[int, str]]:
 
 @pytest.fixture(scope="module")
 def bigger_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("crash") / "saas2.db"
-    make_fixture.build(path, scale=0.02)
-    return path
+    """The SaaS fixture at scale 0.02: a different source to replace the first run with."""
+    return saas_fixture(tmp_path_factory, 0.02)
 
 
 @pytest.mark.parametrize("point", ["pre-data", "copy api_logs", "post-data", "switch"])
