@@ -186,7 +186,7 @@ class Copier:
                  chunk_rows: int = CHUNK_ROWS,
                  table_done: Callable[[str], None] | None = None,
                  profiled_snapshot: dict[str, Any] | None = None,
-                 rejects: RejectLog | None = None) -> None:
+                 rejects: RejectLog | None = None, keep_snapshot: bool = False) -> None:
         self.source_path = source_path
         self.dsn = dsn
         self.schema = schema
@@ -197,6 +197,9 @@ class Copier:
         self.progress = progress or (lambda _t, _n: None)
         self.run_id = run_id
         self.rejects = rejects
+        self.keep_snapshot = keep_snapshot
+        self.snapshot: Any = None  # the read transaction, kept open (WAL) for the verify
+        self.identity: dict[str, Any] | None = None  # the source when the snapshot opened
         # rejecting, each batch commits alone, so a row PostgreSQL refuses can be set aside
         self.chunk_rows = 1 if rejects else chunk_rows if run_id else 2**62
         self.table_done = table_done or (lambda _t: None)
@@ -210,22 +213,34 @@ class Copier:
         self._source_rows: pa.RecordBatch | None = None  # source rows of the last batch
 
     def _read_all(self) -> None:
+        conn = None
         try:
-            with reader.connect(self.source_path) as conn:
-                cur = conn.cursor()
-                cur.execute("SELECT 1")  # opens the read transaction: one snapshot for all
-                cur.fetchall()
-                # Unchanged since the plan's profile began (no commit since: checked after
-                # the snapshot opened), the rows are those profiled: searches done there
-                # (duplicate JSON keys) are not repeated. Otherwise everything is checked.
-                self.profiled = self.profiled_snapshot is not None and \
-                    snapshot_identity(self.source_path) == self.profiled_snapshot
-                for t in self.tables:
-                    self._read_table(conn, t)
+            conn = reader.connect(self.source_path)
+            cur = conn.cursor()
+            cur.execute("SELECT 1")  # opens the read transaction: one snapshot for all
+            cur.fetchall()
+            cur.execute("PRAGMA journal_mode")
+            wal = str(cur.fetchall()[0][0]).lower() == "wal"
+            cur.close()
+            self.identity = snapshot_identity(self.source_path)
+            # Unchanged since the plan's profile began (no commit since: checked after the
+            # snapshot opened), the rows are those profiled: searches done there (duplicate
+            # JSON keys) are not repeated. Otherwise everything is checked.
+            self.profiled = self.profiled_snapshot is not None and \
+                self.identity == self.profiled_snapshot
+            for t in self.tables:
+                self._read_table(conn, t)
+            if self.keep_snapshot and wal and not self.stop.is_set():
+                # Held for the final verify. In WAL mode the application keeps writing;
+                # with a rollback journal the held read lock would block it: released.
+                self.snapshot, conn = conn, None
         except BaseException as e:  # handed to the writer, which re-raises it
             self.error = self.error or e
             for q in self.queues.values():
                 self._put(q, _FAILED)
+        finally:
+            if conn is not None:
+                conn.close()
 
     def _read_table(self, conn: Any, t: TablePlan) -> None:
         q = self.queues[t.name]

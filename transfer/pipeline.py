@@ -60,6 +60,8 @@ class RunResult:
     plan: Plan
     verified: verify.VerifyResult | None = None
     run_id: str | None = None
+    snapshot: Any = None  # the copy's SQLite read transaction, held for the final verify
+    copy_identity: dict[str, Any] | None = None  # the source when that snapshot opened
 
 
 def select_tables(plan: Plan, include: list[str], exclude: list[str]) -> Plan:
@@ -215,6 +217,8 @@ def _load(source: Path, plan: Plan, opts: RunOptions, log: Callable[[str], None]
     steps["pre-data"] = time.perf_counter() - start
 
     results: list[copier.TableResult] = []
+    held: Any = None
+    identity: dict[str, Any] | None = None
     post = postdata.PostData(plan, opts.dsn, staging, opts.jobs, lambda m: log("        " + m),
                              run_id=run_id, done=set(done))
     try:
@@ -231,11 +235,13 @@ def _load(source: Path, plan: Plan, opts: RunOptions, log: Callable[[str], None]
                                profiled_snapshot=None if plan.source.get("sampled", True)
                                else plan.source.get("snapshot"),
                                rejects=copier.RejectLog(opts.reject_dir / run_id)
-                               if opts.reject_dir else None)
+                               if opts.reject_dir else None,
+                               keep_snapshot=opts.verify)
             results = [copier.TableResult(t.name, resume[t.name].rows) for t in cp.skipped]
             for t in cp.skipped:
                 post.table_ready(t.name)
             results += cp.run()
+            held, identity = cp.snapshot, cp.identity
             order = {t.name: i for i, t in enumerate(plan.tables)}
             results.sort(key=lambda r: order[r.table])
             steps["copy"] = time.perf_counter() - start
@@ -255,7 +261,8 @@ def _load(source: Path, plan: Plan, opts: RunOptions, log: Callable[[str], None]
         faults.pause("switch")
         conn.commit()
     steps["switch"] = time.perf_counter() - start
-    return RunResult(results, steps, backup, plan, run_id=run_id)
+    return RunResult(results, steps, backup, plan, run_id=run_id, snapshot=held,
+                     copy_identity=identity)
 
 
 def _progress_log(log: Callable[[str], None], plan: Plan,
@@ -302,9 +309,22 @@ def _connection_lost(dsn: str) -> bool:
 def _verify(source: Path, plan: Plan, opts: RunOptions, result: RunResult,
             log: Callable[[str], None]) -> None:
     start = time.perf_counter()
-    log("STEP 7  verify row counts and checksums")
-    result.verified = verify.verify(source, plan, opts.dsn, opts.target_schema,
-                                    batch_rows=opts.batch_rows)
+    snapshot = result.snapshot
+    try:
+        if snapshot is not None and snapshot_identity(source) != result.copy_identity:
+            # The application wrote since the copy began: compare the very snapshot copied.
+            log("STEP 7  verify row counts and checksums (against the snapshot copied; the "
+                "source has changed since)")
+            result.verified = verify.verify(source, plan, opts.dsn, opts.target_schema,
+                                            batch_rows=opts.batch_rows, snapshot=snapshot)
+        else:
+            log("STEP 7  verify row counts and checksums")
+            result.verified = verify.verify(source, plan, opts.dsn, opts.target_schema,
+                                            batch_rows=opts.batch_rows)
+    finally:
+        if snapshot is not None:
+            snapshot.close()
+            result.snapshot = None
     result.steps["verify"] = time.perf_counter() - start
 
 

@@ -22,6 +22,7 @@ import pyarrow as pa
 
 from transfer.errors import SourceError
 from transfer.settings import BATCH_ROWS
+from transfer.source import BUSY_TIMEOUT_MS
 
 SENTINELS = {"integer": "0", "real": "0.0", "text": "''", "blob": "x''"}
 
@@ -63,9 +64,17 @@ class MixedTypes(Exception):
 
 
 def connect(path: Path) -> adbc_sqlite.Connection:
+    """A read-only connection that waits for a writer's lock (as the sqlite3 connections
+    do) instead of failing at once: a live application's WAL checkpoints take it briefly."""
     uri = "file:" + urllib.parse.quote(os.fspath(path.resolve())) + "?mode=ro"
     try:
-        return adbc_sqlite.connect(uri)
+        conn = adbc_sqlite.connect(uri)
+        cur = conn.cursor()
+        cur.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        cur.fetchall()
+        cur.close()
+        conn.commit()  # the PRAGMA opened no snapshot that the caller would then share
+        return conn
     except Exception as e:  # the driver raises its own error classes
         raise SourceError(f"{path} cannot be opened for reading ({e}); check the file.") from None
 

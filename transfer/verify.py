@@ -33,6 +33,7 @@ by its primary key, with the columns that differ.
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 import hashlib
 import json
@@ -661,17 +662,22 @@ def _source_piece(source: Path, tv: TableVerifier, where: str | None) -> _Side:
 def verify(source: Path, plan: Plan, dsn: str, schema: str = "public",
            tables: list[str] | None = None, limit: int = VERIFY_LIMIT,
            chunk_rows: int = VERIFY_CHUNK_ROWS, batch_rows: int = BATCH_ROWS,
-           jobs: int = JOBS, log: Callable[[str], None] = lambda _m: None) -> VerifyResult:
+           jobs: int = JOBS, log: Callable[[str], None] = lambda _m: None,
+           snapshot: Any = None) -> VerifyResult:
     """Compare every selected table of ``plan`` in ``source`` with ``schema`` in ``dsn``.
 
     The source side is computed by ``jobs`` worker processes (rowid ranges of large
     tables), started before any connection is opened; PostgreSQL computes its side
-    meanwhile. Each worker reads its own snapshot: verify a source nobody writes to.
+    meanwhile. Each worker reads its own snapshot: verify a source nobody writes to, or
+    give ``snapshot``, an open SQLite read transaction (``run`` passes the copy's), which
+    is then read here, alone.
     """
     start = time.perf_counter()
     chosen = select_tables(plan, tables or [])
     checkers = [TableVerifier(t, schema, chunk_rows, batch_rows) for t in chosen]
     verdicts = [TableVerdict(t.name, t.pg_name) for t in chosen]
+    if snapshot is not None:
+        jobs = 1
     tasks = _source_tasks(source, checkers, jobs)
     pool: ProcessPoolExecutor | None = None
     futures: list[Future[_Side]] = []
@@ -695,7 +701,8 @@ def verify(source: Path, plan: Plan, dsn: str, schema: str = "public",
                         target.redact(str(e).strip())
                 v.seconds += time.perf_counter() - t0
             src_sides: dict[int, _Side] = {}
-            with reader.connect(source) as src_conn:
+            with contextlib.nullcontext(snapshot) if snapshot is not None else \
+                    reader.connect(source) as src_conn:
                 pending: list[Future[_Side] | None] = [*futures] or [None] * len(tasks)
                 for (i, where), f in zip(tasks, pending, strict=True):
                     t0 = time.perf_counter()
