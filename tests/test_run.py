@@ -188,39 +188,37 @@ def test_reject_mode_sets_rows_aside_and_stop_mode_names_them(tmp_path: Path,
 
 def test_live_writer_wal_snapshot_copied_and_verified(saas_db: Path, tmp_path: Path,
                                                       pg_dsn: str) -> None:
-    """The application keeps writing (WAL mode) during the run: one consistent snapshot is
-    copied, and the final verify compares that very snapshot (not the newer source)."""
-    import threading
+    """The application (another process) keeps writing in WAL mode during the run: one
+    consistent snapshot is copied, and the final verify compares that very snapshot."""
+    import subprocess
+    import sys
     import time
 
     db = tmp_path / "live.db"
     db.write_bytes(saas_db.read_bytes())
     with sqlite3.connect(db) as conn:
         conn.execute("PRAGMA journal_mode=WAL")
-    stop = threading.Event()
-    written = []
-
-    def write() -> None:
-        conn = sqlite3.connect(db, isolation_level=None, timeout=10)
-        while not stop.is_set():
-            conn.execute("INSERT INTO api_logs (tenant_id, user_id, method, path, status_code, "
-                         "duration_ms, request_id, meta, created_at) SELECT tenant_id, user_id, "
-                         "method, path, status_code, duration_ms, request_id, meta, created_at "
-                         "FROM api_logs WHERE id = 1")
-            written.append(1)
-            time.sleep(0.002)
-        conn.close()
-
-    writer = threading.Thread(target=write)
-    writer.start()
+    writer = subprocess.Popen([sys.executable, "-c", f"""
+import sqlite3, sys, time
+conn = sqlite3.connect({str(db)!r}, isolation_level=None, timeout=10)
+while True:
+    conn.execute("INSERT INTO api_logs (tenant_id, user_id, method, path, status_code, "
+                 "duration_ms, request_id, meta, created_at) SELECT tenant_id, user_id, "
+                 "method, path, status_code, duration_ms, request_id, meta, created_at "
+                 "FROM api_logs WHERE id = 1")
+    print("w", flush=True)
+    time.sleep(0.002)
+"""], stdout=subprocess.PIPE, text=True)
     try:
-        while len(written) < 20:
-            time.sleep(0.01)
+        assert writer.stdout is not None
+        for _ in range(20):
+            writer.stdout.readline()  # the application is writing
         plan = build_plan(db)
         result = pipeline.run(db, plan, pipeline.RunOptions(dsn=pg_dsn), quiet)
+        time.sleep(0.05)
     finally:
-        stop.set()
-        writer.join()
+        writer.kill()
+        writer.wait()
     assert result.verified is not None and result.verified.equal
     with psycopg.connect(pg_dsn) as pg:
         copied = pg.execute("SELECT count(*) FROM api_logs").fetchone()

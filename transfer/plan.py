@@ -180,6 +180,17 @@ def build_plan(path: Path, type_map: TypeMap | None = None,
     ident = source_identity(path)
     ident["snapshot"] = source.snapshot_identity(path)  # before profiling: see copier
     ident["sampled"] = bool(sample)
+    # The profile reads through two SQLite libraries (Python's and the Arrow driver's). A
+    # library opening a WAL database's shared memory first in this process would reset it
+    # under the other (SQLite cannot see locks of its own process): both open it here, one
+    # after the other, and keep it open until the profile is done.
+    conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    anchor = reader.connect(path)
+    anchor_cur = anchor.cursor()
+    anchor_cur.execute("SELECT count(*) FROM sqlite_master")
+    anchor_cur.fetchall()
+    anchor_cur.close()
+    anchor.commit()
     try:
         cat = catalog_mod.read_catalog(conn)
         kinds: dict[str, dict[str, str]] = {}
@@ -196,6 +207,7 @@ def build_plan(path: Path, type_map: TypeMap | None = None,
         reader.release_memory()
         return Planner(conn, cat, profiles, type_map, casts, ident).plan()
     finally:
+        anchor.close()
         conn.close()
 
 

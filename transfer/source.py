@@ -13,6 +13,22 @@ SQLITE_HEADER = b"SQLite format 3\x00"
 BUSY_TIMEOUT_MS = 5_000
 
 
+_HEADER_FDS: dict[str, int] = {}
+
+
+def read_header(path: Path) -> bytes:
+    """The first 100 bytes of the database file, through a descriptor kept open for the
+    life of the process. POSIX drops every lock a process holds on a file when it closes
+    any descriptor of it: opening and closing the file here would release the read locks
+    of the connections copying it (letting a writer change the snapshot under them)."""
+    key = os.fspath(path.resolve())
+    fd = _HEADER_FDS.get(key)
+    if fd is None:
+        fd = os.open(key, os.O_RDONLY)
+        _HEADER_FDS[key] = fd
+    return os.pread(fd, 100, 0)
+
+
 def check_file(path: Path) -> None:
     """Raise ``SourceError`` unless ``path`` is a readable SQLite 3 database file."""
     if not path.exists():
@@ -20,8 +36,7 @@ def check_file(path: Path) -> None:
     if path.is_dir():
         raise SourceError(f"{path} is a directory; give the path of a SQLite database file.")
     try:
-        with path.open("rb") as f:
-            header = f.read(100)
+        header = read_header(path)
     except PermissionError:
         raise SourceError(
             f"{path}: permission denied; run as a user who can read the file."
@@ -87,8 +102,7 @@ def snapshot_identity(path: Path) -> dict[str, int | str]:
     write-ahead log's size, modification time and salts (they change when it restarts).
     """
     st = path.stat()
-    with path.open("rb") as f:
-        header = f.read(100)
+    header = read_header(path)
     ident: dict[str, int | str] = {
         "size": st.st_size, "mtime_ns": st.st_mtime_ns,
         "change_counter": int.from_bytes(header[24:28], "big"),

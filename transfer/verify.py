@@ -56,7 +56,6 @@ import pyarrow.compute as pc
 from psycopg import sql
 
 from transfer import reader, target
-from transfer import source as source_mod
 from transfer.copier import source_class
 from transfer.plan import ColumnPlan, Plan, TablePlan
 from transfer.profile import quote_ident
@@ -635,13 +634,16 @@ def _source_tasks(source: Path, checkers: list[TableVerifier], jobs: int
                   ) -> list[tuple[int, str | None]]:
     """(checker index, rowid range or None) for every piece of source-side work."""
     tasks: list[tuple[int, str | None]] = []
-    conn = source_mod.open_source(source)
+    # (the same SQLite library as the copy's snapshot: see source.read_header)
+    conn = reader.connect(source)
     try:
         for i, tv in enumerate(checkers):
             t = tv.t
             if jobs > 1 and t.rowid is not None and t.rows > SPLIT_ROWS:
-                lo, hi = conn.execute(f"SELECT min({t.rowid}), max({t.rowid}) FROM "
-                                      f"{quote_ident(t.name)}").fetchone()
+                cur = conn.cursor()
+                cur.execute(f"SELECT min({t.rowid}), max({t.rowid}) FROM {quote_ident(t.name)}")
+                lo, hi = cur.fetchall()[0]
+                cur.close()
                 if lo is not None:
                     n = jobs * 2
                     step = (hi - lo) // n + 1
