@@ -17,4 +17,5 @@ def pause(point: str) -> None:
         return
     print(f"sqlite2pg: paused at {point}", file=sys.stderr, flush=True)
     while True:
-        time.sleep(3600)
+        # short sleeps: a signal caught by another thread is handled when this one wakes
+        time.sleep(0.05)
