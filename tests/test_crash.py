@@ -27,11 +27,19 @@ def sqlite2pg(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
                           text=True, timeout=300, env={**os.environ, **ENV, **env})
 
 
+def _foreground() -> None:
+    """SIGINT as a terminal's foreground process has it: a shell starts background jobs
+    (a CI runner's too, sometimes) with SIGINT ignored, and Python then never raises
+    KeyboardInterrupt."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def start_paused(point: str, *args: str) -> subprocess.Popen[str]:
     """Start ``sqlite2pg run`` and return once it is paused at ``point``."""
     proc = subprocess.Popen([sys.executable, "-m", "transfer", "run", *args],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, **ENV, "SQLITE2PG_PAUSE_AT": point})
+                            env={**os.environ, **ENV, "SQLITE2PG_PAUSE_AT": point},
+                            preexec_fn=_foreground)
     assert proc.stderr is not None
     seen = []
     deadline = time.monotonic() + 120
