@@ -120,3 +120,12 @@ def test_target_without_permission(saas_db: Path, pg_dsn: str) -> None:
         with psycopg.connect(pg_dsn, autocommit=True) as conn:
             conn.execute("DROP OWNED BY sqlite2pg_reader")
             conn.execute("DROP ROLE sqlite2pg_reader")
+
+
+def test_cli_reference_is_generated_from_the_commands() -> None:
+    from conftest import ROOT
+
+    from transfer.cli import reference_markdown
+
+    assert (ROOT / "docs" / "cli.md").read_text() == reference_markdown(), \
+        "run scripts/cli_reference"

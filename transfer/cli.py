@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -159,8 +159,8 @@ def run(
     if_exists: Annotated[IfExists, typer.Option("--if-exists", help="fail: refuse when tables "
                                                 "of the same names exist; replace: swap them "
                                                 "out into a dated schema.")] = IfExists.FAIL,
-    jobs: Annotated[int, typer.Option("--jobs", "-j", help="Parallel connections for "
-                                      "profiling and post-data.")] = JOBS,
+    jobs: Annotated[int, typer.Option("--jobs", "-j", help="Parallel sessions for "
+                                      "profiling, post-data and verify.")] = JOBS,
     include: Annotated[list[str] | None, typer.Option("--include", help="Only tables matching "
                                                       "this glob (repeatable).")] = None,
     exclude: Annotated[list[str] | None, typer.Option("--exclude", help="Skip tables matching "
@@ -194,10 +194,11 @@ def run(
     cast: CastOpt = None,
     sample: SampleOpt = SAMPLE_ROWS,
 ) -> None:
-    """Migrate SOURCE into PostgreSQL: schema, rows, keys, indexes; atomic.
+    """Migrate SOURCE into PostgreSQL: schema, rows, keys, indexes; atomic; verified.
 
     Loads into a staging schema and switches it in at the end, so a failure leaves the
-    target as it was.
+    target as it was; an interrupted run continues with --resume. Exit code 1 when the
+    final verify finds differences.
     """
     import json
     import time
@@ -439,3 +440,36 @@ def main() -> None:
     except KeyboardInterrupt:
         typer.echo("sqlite2pg: interrupted.", err=True)
         sys.exit(int(ExitCode.INTERRUPTED))
+
+
+# Defaults that depend on the machine or the environment, as the reference states them.
+_DEFAULT_TEXT = {"jobs": "the number of CPUs, at most 4 (SQLITE2PG_JOBS)",
+                 "sample": "0 (SQLITE2PG_SAMPLE)"}
+
+
+def reference_markdown() -> str:
+    """The CLI reference (docs/cli.md), generated from the commands themselves."""
+    group = typer.main.get_command(app)
+    commands: dict[str, Any] = getattr(group, "commands", {})
+    lines = ["# sqlite2pg command-line reference", "",
+             "Generated from the commands' own definitions by `scripts/cli_reference`; a "
+             "test fails when it is stale. Exit codes: see the README.", ""]
+    for name, cmd in commands.items():
+        args = " ".join(str(p.name).upper() for p in cmd.params
+                        if p.param_type_name == "argument")
+        lines += [f"## sqlite2pg {name} {args}".rstrip(), "", (cmd.help or "").strip(), ""]
+        lines += ["| option | default | meaning |", "|---|---|---|"]
+        for p in cmd.params:
+            if p.param_type_name == "argument":
+                continue
+            opts = ", ".join(f"`{o}`" for o in p.opts)
+            if p.name in _DEFAULT_TEXT:
+                default = _DEFAULT_TEXT[p.name]
+            elif p.is_flag or p.default is None:
+                default = ""
+            else:
+                default = f"`{getattr(p.default, 'value', p.default)}`"
+            text = (p.help or "").replace("|", "\\|")
+            lines.append(f"| {opts} | {default} | {text} |")
+        lines.append("")
+    return "\n".join(lines)

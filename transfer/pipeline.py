@@ -320,7 +320,7 @@ def _verify(source: Path, plan: Plan, opts: RunOptions, result: RunResult,
         else:
             log("STEP 7  verify row counts and checksums")
             result.verified = verify.verify(source, plan, opts.dsn, opts.target_schema,
-                                            batch_rows=opts.batch_rows)
+                                            batch_rows=opts.batch_rows, jobs=opts.jobs)
     finally:
         if snapshot is not None:
             snapshot.close()
