@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -524,8 +525,18 @@ def profile_all(path: Path, catalog: Catalog, kinds: dict[str, dict[str, str]],
                 jobs: int = 2) -> dict[str, TableProfile]:
     """Profile every table, ``jobs`` tables at a time (one connection each)."""
 
+    # The connections are closed only when every scan is done: closing one drops the
+    # locks the other SQLite library's scans hold on the file (POSIX locks are per process).
+    opened: list[sqlite3.Connection] = []
+    lock = threading.Lock()
+    local = threading.local()  # one connection per coordinating thread
+
     def one(table: Table) -> tuple[str, TableProfile]:
-        conn = source_mod.open_source(path)
+        conn = getattr(local, "conn", None)
+        if conn is None:
+            conn = local.conn = source_mod.open_source(path)
+            with lock:
+                opened.append(conn)
         args = (table, kinds[table.name], numeric.get(table.name, {}), sample)
         try:
             try:
@@ -535,12 +546,14 @@ def profile_all(path: Path, catalog: Catalog, kinds: dict[str, dict[str, str]],
                 return table.name, profile_table(conn, *args)
         except sqlite3.DatabaseError as e:
             raise source_mod.describe_sqlite_error(path, e) from None
-        finally:
-            conn.close()
 
     # Tables are coordinated side by side; their scans share ``jobs`` threads, so that
     # memory and CPU stay bounded however many tables there are.
     tables = sorted(catalog.tables, key=lambda t: -len(t.columns))
-    with ThreadPoolExecutor(max_workers=max(1, jobs)) as scans, \
-            ThreadPoolExecutor(max_workers=max(1, min(len(tables), 8))) as tables_pool:
-        return dict(tables_pool.map(one, tables))
+    try:
+        with ThreadPoolExecutor(max_workers=max(1, jobs)) as scans, \
+                ThreadPoolExecutor(max_workers=max(1, min(len(tables), 8))) as tables_pool:
+            return dict(tables_pool.map(one, tables))
+    finally:
+        for conn in opened:
+            conn.close()
