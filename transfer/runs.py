@@ -75,7 +75,7 @@ def rollback(dsn: str, target_schema: str = "public") -> str:
                             f"cannot restore {', '.join(clash)} into {target_schema!r}: the "
                             "names are taken again; rename or drop them and retry.")
                     for name, kind in restored:
-                        _set_schema(conn, r.backup_schema, name, kind, target_schema)
+                        target.set_schema(conn, r.backup_schema, name, kind, target_schema)
                     target.drop_schema(conn, r.backup_schema)
                 state.set_state(conn, r.run_id, "rolled back", None, rolled_back_schema=aside)
         except psycopg.Error as e:
@@ -130,19 +130,12 @@ def _relations(conn: Conn, schema: str) -> list[tuple[str, str]]:
     return [(str(r[0]), str(r[1])) for r in rows]
 
 
-def _set_schema(conn: Conn, schema: str, name: str, kind: str, to: str) -> None:
-    stmt = {"v": "ALTER VIEW {}.{} SET SCHEMA {}",
-            "m": "ALTER MATERIALIZED VIEW {}.{} SET SCHEMA {}"}.get(
-        kind, "ALTER TABLE {}.{} SET SCHEMA {}")
-    conn.execute(sql.SQL(stmt).format(sql.Identifier(schema), sql.Identifier(name),
-                                      sql.Identifier(to)))
-
 
 def _move(conn: Conn, schema: str, to: str, tables: list[str], views: list[str]) -> int:
     present = dict(_relations(conn, schema))
     n = 0
     for name in [*views, *tables]:
         if name in present:
-            _set_schema(conn, schema, name, present[name], to)
+            target.set_schema(conn, schema, name, present[name], to)
             n += 1
     return n

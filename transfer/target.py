@@ -118,25 +118,28 @@ def switch(conn: psycopg.Connection[tuple[object, ...]], staging: str, target: s
         conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(backup)))
         owners = _owning_tables(conn, target, clash)
         for name, kind in owners:
-            stmt = "ALTER VIEW {}.{} SET SCHEMA {}" if kind == "v" else \
-                "ALTER TABLE {}.{} SET SCHEMA {}"
-            conn.execute(sql.SQL(stmt).format(sql.Identifier(target), sql.Identifier(name),
-                                              sql.Identifier(backup)))
+            set_schema(conn, target, name, kind, backup)
         left = existing_relations(conn, target, all_staged)
         if left:
             raise ConflictError(f"the target schema {target!r} has {', '.join(left)}, which "
                                 "are not tables or views of the same names; rename or drop "
                                 "them and run again.")
-    for name in tables:
-        if name in in_staging:
-            conn.execute(sql.SQL("ALTER TABLE {}.{} SET SCHEMA {}").format(
-                sql.Identifier(staging), sql.Identifier(name), sql.Identifier(target)))
-    for name in views:
-        if name in in_staging:
-            conn.execute(sql.SQL("ALTER VIEW {}.{} SET SCHEMA {}").format(
-                sql.Identifier(staging), sql.Identifier(name), sql.Identifier(target)))
+    for names, kind in ((tables, "r"), (views, "v")):
+        for name in names:
+            if name in in_staging:
+                set_schema(conn, staging, name, kind, target)
     drop_schema(conn, staging)
     return backup
+
+
+def set_schema(conn: psycopg.Connection[tuple[object, ...]], schema: str, name: str,
+               kind: str, to: str) -> None:
+    """Move a relation of pg_class ``kind`` (table, view, materialized view) to ``to``."""
+    stmt = {"v": "ALTER VIEW {}.{} SET SCHEMA {}",
+            "m": "ALTER MATERIALIZED VIEW {}.{} SET SCHEMA {}"}.get(
+        kind, "ALTER TABLE {}.{} SET SCHEMA {}")
+    conn.execute(sql.SQL(stmt).format(sql.Identifier(schema), sql.Identifier(name),
+                                      sql.Identifier(to)))
 
 
 def _owning_tables(conn: psycopg.Connection[tuple[object, ...]], schema: str,
