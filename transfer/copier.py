@@ -27,12 +27,11 @@ from typing import Any
 import adbc_driver_postgresql.dbapi as adbc_pg
 import pyarrow as pa
 
-from transfer import convert, reader, target
+from transfer import convert, reader, state, target
 from transfer.errors import DataError, TargetError
 from transfer.plan import ColumnPlan, TablePlan
 from transfer.settings import BATCH_ROWS, CHUNK_ROWS
 from transfer.source import snapshot_identity
-from transfer.state import SCHEMA as STATE_SCHEMA
 from transfer.state import TableProgress
 
 QUEUE_DEPTH = 2
@@ -391,15 +390,9 @@ class Copier:
 
 
 def _progress_sql(run_id: str, table: str, p: TableProgress) -> str:
-    """The progress upsert, rendered (the ADBC cursor runs it in the COPY's transaction)."""
-    from psycopg import sql
-
-    return sql.SQL(
-        "INSERT INTO {}.progress (run_id, item, rows, last_rowid, done) VALUES ({}, {}, {}, "
-        "{}, {}) ON CONFLICT (run_id, item) DO UPDATE SET rows = excluded.rows, "
-        "last_rowid = excluded.last_rowid, done = excluded.done").format(
-        sql.Identifier(STATE_SCHEMA), sql.Literal(run_id), sql.Literal("table " + table),
-        sql.Literal(p.rows), sql.Literal(p.last_rowid), sql.Literal(p.done)).as_string(None)
+    """The table's progress upsert, rendered for the ADBC cursor (the COPY's transaction)."""
+    return state.progress_upsert(run_id, "table " + table, p.rows, p.last_rowid,
+                                 p.done).as_string(None)
 
 
 class _ReaderFailed(Exception):

@@ -132,13 +132,21 @@ def set_state(conn: Conn, run_id: str, state: str, message: str | None = None,
         sql.Identifier(SCHEMA), sql.SQL(", ").join(sets)), [*params, run_id])
 
 
+def progress_upsert(run_id: str, item: str, rows: int = 0, last_rowid: int | None = None,
+                    done: bool = True) -> sql.Composed:
+    """The statement recording ``item``'s progress (values inlined, so that the copier's
+    ADBC cursor can run it, rendered, inside the COPY's transaction)."""
+    return sql.SQL(
+        "INSERT INTO {}.progress (run_id, item, rows, last_rowid, done) VALUES ({}, {}, {}, "
+        "{}, {}) ON CONFLICT (run_id, item) DO UPDATE SET rows = excluded.rows, "
+        "last_rowid = excluded.last_rowid, done = excluded.done").format(
+        sql.Identifier(SCHEMA), *(sql.Literal(v) for v in (run_id, item, rows, last_rowid,
+                                                          done)))
+
+
 def mark_done(conn: Conn, run_id: str, item: str, rows: int = 0,
               last_rowid: int | None = None, done: bool = True) -> None:
-    conn.execute(
-        f"INSERT INTO {SCHEMA}.progress (run_id, item, rows, last_rowid, done) "
-        "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (run_id, item) DO UPDATE SET "
-        "rows = excluded.rows, last_rowid = excluded.last_rowid, done = excluded.done",
-        (run_id, item, rows, last_rowid, done))
+    conn.execute(progress_upsert(run_id, item, rows, last_rowid, done))
 
 
 def progress(conn: Conn, run_id: str) -> dict[str, TableProgress]:
