@@ -11,10 +11,9 @@
 
 from __future__ import annotations
 
-import fnmatch
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -62,20 +61,6 @@ class RunResult:
     run_id: str | None = None
     snapshot: Any = None  # the copy's SQLite read transaction, held for the final verify
     copy_identity: dict[str, Any] | None = None  # the source when that snapshot opened
-
-
-def select_tables(plan: Plan, include: list[str], exclude: list[str]) -> Plan:
-    def keep(name: str) -> bool:
-        if include and not any(fnmatch.fnmatchcase(name, g) for g in include):
-            return False
-        return not any(fnmatch.fnmatchcase(name, g) for g in exclude)
-
-    kept = {t.pg_name for t in plan.tables if keep(t.name)}
-    tables = [replace(t, foreign_keys=[fk for fk in t.foreign_keys if fk.ref_table in kept])
-              for t in plan.tables if t.pg_name in kept]
-    blockers = [b for b in plan.blockers if keep(b.table)]
-    return Plan(plan.format, plan.source, tables, plan.views if not (include or exclude) else [],
-                blockers, plan.warnings, plan.not_carried)
 
 
 def run(source: Path, plan: Plan | None, opts: RunOptions,
@@ -129,7 +114,7 @@ def run(source: Path, plan: Plan | None, opts: RunOptions,
 
 
 def _selected(plan: Plan, opts: RunOptions) -> Plan:
-    plan = select_tables(plan, opts.include, opts.exclude)
+    plan = plan.select(opts.include, opts.exclude)
     if plan.blockers:
         first = plan.blockers[0]
         raise BlockersFound(f"the plan has {len(plan.blockers)} blocker(s), first: {first}; "

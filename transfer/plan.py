@@ -9,11 +9,12 @@ on its way to COPY (``convert``), defaults, keys, indexes, foreign keys and chec
 
 from __future__ import annotations
 
+import fnmatch
 import hashlib
 import json
 import os
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -135,6 +136,25 @@ class Plan:
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2, ensure_ascii=False)
+
+    def select(self, include: list[str], exclude: list[str]) -> Plan:
+        """The plan of the tables whose SQLite names match an ``include`` glob (all when
+        none is given) and no ``exclude`` glob; foreign keys to others are left out, and
+        views too when tables are left out."""
+
+        def keep(name: str) -> bool:
+            if include and not any(fnmatch.fnmatchcase(name, g) for g in include):
+                return False
+            return not any(fnmatch.fnmatchcase(name, g) for g in exclude)
+
+        kept = {t.pg_name for t in self.tables if keep(t.name)}
+        tables = [replace(t, foreign_keys=[fk for fk in t.foreign_keys
+                                           if fk.ref_table in kept])
+                  for t in self.tables if t.pg_name in kept]
+        blockers = [b for b in self.blockers if keep(b.table)]
+        return Plan(self.format, self.source, tables,
+                    self.views if not (include or exclude) else [], blockers, self.warnings,
+                    self.not_carried)
 
 
 def pg_identifier(name: str) -> str:

@@ -34,7 +34,6 @@ by its primary key, with the columns that differ.
 from __future__ import annotations
 
 import contextlib
-import fnmatch
 import hashlib
 import json
 import math
@@ -506,11 +505,8 @@ class TableVerifier:
                 key = "|".join(row[k] for k in self.pk_idx) if self.pk_idx else "|".join(row)
                 shown = self._display(batch, i) if self.pk_idx else f"(no primary key) {row}"
                 digest = hashlib.md5(key.encode()).hexdigest()
-                if not self.pk_idx:  # duplicates of a keyless row: count them apart
-                    n = 0
-                    while f"{digest}#{n}" in out:
-                        n += 1
-                    digest = f"{digest}#{n}"
+                if not self.pk_idx:
+                    digest = _apart(out, digest)
                 out[digest] = (shown, row)
         return out
 
@@ -568,10 +564,7 @@ class TableVerifier:
         for digest, shown, row in conn.execute(q, (sorted(buckets),)):
             row = list(row) if fields else []
             if not self.pk_idx:
-                n = 0
-                while f"{digest}#{n}" in out:
-                    n += 1
-                digest = f"{digest}#{n}"
+                digest = _apart(out, digest)
                 shown = f"(no primary key) {row}"
             out[digest] = (str(shown), row)
         return out
@@ -605,6 +598,14 @@ class TableVerifier:
         verdict.more_differences = len(found) > limit
 
 
+def _apart(rows: dict[str, Any], digest: str) -> str:
+    """A key for one more copy of a keyless row: duplicates are counted apart."""
+    n = 0
+    while f"{digest}#{n}" in rows:
+        n += 1
+    return f"{digest}#{n}"
+
+
 def _chunks(items: list[int], n: int) -> Iterator[list[int]]:
     for i in range(0, len(items), n):
         yield items[i:i + n]
@@ -621,25 +622,21 @@ def pg_column_types(conn: psycopg.Connection[Any], schema: str, table: str
     return {str(r[0]): str(r[1]) for r in rows} if rows else None
 
 
-def select_tables(plan: Plan, globs: list[str]) -> list[TablePlan]:
-    if not globs:
-        return list(plan.tables)
-    return [t for t in plan.tables if any(fnmatch.fnmatchcase(t.name, g) for g in globs)]
-
-
 SPLIT_ROWS = 100_000  # a larger table's source side is computed in rowid ranges
 
 
 def _source_tasks(source: Path, checkers: list[TableVerifier], jobs: int
                   ) -> list[tuple[int, str | None]]:
     """(checker index, rowid range or None) for every piece of source-side work."""
+    if jobs <= 1:
+        return [(i, None) for i in range(len(checkers))]
     tasks: list[tuple[int, str | None]] = []
     # (the same SQLite library as the copy's snapshot: see source.read_header)
     conn = reader.connect(source)
     try:
         for i, tv in enumerate(checkers):
             t = tv.t
-            if jobs > 1 and t.rowid is not None and t.rows > SPLIT_ROWS:
+            if t.rowid is not None and t.rows > SPLIT_ROWS:
                 cur = conn.cursor()
                 cur.execute(f"SELECT min({t.rowid}), max({t.rowid}) FROM {quote_ident(t.name)}")
                 lo, hi = cur.fetchall()[0]
@@ -675,7 +672,7 @@ def verify(source: Path, plan: Plan, dsn: str, schema: str = "public",
     is then read here, alone.
     """
     start = time.perf_counter()
-    chosen = select_tables(plan, tables or [])
+    chosen = plan.select(tables or [], []).tables
     checkers = [TableVerifier(t, schema, chunk_rows, batch_rows) for t in chosen]
     verdicts = [TableVerdict(t.name, t.pg_name) for t in chosen]
     if snapshot is not None:
