@@ -10,9 +10,8 @@ from psycopg import sql
 
 from transfer import state, target
 from transfer.errors import ConflictError, TargetError
-from transfer.settings import BACKUP_PREFIX, STAGING_PREFIX
+from transfer.settings import BACKUP_PREFIX, ROLLED_BACK_PREFIX, STAGING_PREFIX
 
-ROLLED_BACK_PREFIX = "sqlite2pg_rolledback_"
 Conn = psycopg.Connection[Any]
 
 

@@ -32,3 +32,5 @@ PG_MAX_COLUMNS = 1600
 STAGING_PREFIX = "sqlite2pg_staging_"
 # Name prefix of the schemas kept aside by --if-exists replace, for rollback.
 BACKUP_PREFIX = "sqlite2pg_old_"
+# Name prefix of the schemas a rollback moves the rolled-back run's tables into.
+ROLLED_BACK_PREFIX = "sqlite2pg_rolledback_"
