@@ -85,8 +85,8 @@ def run(source: Path, plan: Plan | None, opts: RunOptions,
                 if opts.backup_dir is not None:
                     source = source_mod.backup(source, opts.backup_dir)
                     log(f"        backup of the snapshot migrated: {source}")
-                run_id, staging, done = _new_run(lock, source, plan, opts, original), "", {}
-                staging = _staging_of(lock, run_id)
+                run_id, staging = _new_run(lock, source, plan, opts, original)
+                done = {}
         except psycopg.Error as e:
             raise target.describe(e, opts.dsn) from None
         steps = {"check": time.perf_counter() - t0}
@@ -123,7 +123,9 @@ def _selected(plan: Plan, opts: RunOptions) -> Plan:
     return plan
 
 
-def _new_run(conn: Conn, source: Path, plan: Plan, opts: RunOptions, original: Path) -> str:
+def _new_run(conn: Conn, source: Path, plan: Plan, opts: RunOptions, original: Path
+             ) -> tuple[str, str]:
+    """Record a new run and create its staging schema; (run id, staging schema)."""
     names = [t.pg_name for t in plan.tables]
     views = [v.pg_name for v in plan.views]
     clash = target.existing_relations(conn, opts.target_schema, names + views)
@@ -139,14 +141,7 @@ def _new_run(conn: Conn, source: Path, plan: Plan, opts: RunOptions, original: P
         state.create_run(conn, run_id, str(source.resolve()), identity, opts.target_schema,
                          staging, names, views, plan.to_json())
     state.try_lock(conn, run_id)
-    return run_id
-
-
-def _staging_of(conn: Conn, run_id: str) -> str:
-    for r in state.runs(conn):
-        if r.run_id == run_id:
-            return r.staging_schema
-    raise TargetError(f"run {run_id} is not recorded in {state.SCHEMA}.runs.")
+    return run_id, staging
 
 
 def _resumable(conn: Conn, source: Path, opts: RunOptions
