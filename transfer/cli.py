@@ -61,6 +61,16 @@ SampleOpt = Annotated[int, typer.Option("--sample", help="Profile at most N rows
                                         "(0 = all rows).")]
 
 
+class RowOrder(StrEnum):
+    TENANT = "tenant"
+    SOURCE = "source"
+
+
+ORDER_HELP = ("tenant: rows of each table with a tenant key in (tenant key, rowid) order, so "
+              "each tenant's rows land together (sorting them costs time and temporary space "
+              "near the largest such table's size); source: rowid order, the fastest.")
+
+
 @app.command()
 def plan(
     source: Source,
@@ -71,6 +81,7 @@ def plan(
     type_map: TypeMapOpt = None,
     cast: CastOpt = None,
     sample: SampleOpt = SAMPLE_ROWS,
+    order: Annotated[RowOrder, typer.Option("--order", help=ORDER_HELP)] = RowOrder.TENANT,
 ) -> None:
     """Preview the PostgreSQL schema and every type decision; needs no PostgreSQL.
 
@@ -81,7 +92,8 @@ def plan(
     from transfer.typemap import load_type_map
 
     try:
-        p = plan_mod.build_plan(source, load_type_map(type_map), _casts(cast), sample, JOBS)
+        p = plan_mod.build_plan(source, load_type_map(type_map), _casts(cast), sample,
+                                JOBS).ordered(order.value)
         if output is not None:
             plan_mod.save_plan(p, output)
     except TransferError as e:
@@ -193,6 +205,9 @@ def run(
     type_map: TypeMapOpt = None,
     cast: CastOpt = None,
     sample: SampleOpt = SAMPLE_ROWS,
+    order: Annotated[RowOrder | None, typer.Option(
+        "--order", help=ORDER_HELP + " Default: the plan file's order, else tenant.",
+        show_default=False)] = None,
 ) -> None:
     """Migrate SOURCE into PostgreSQL: schema, rows, keys, indexes; atomic; verified.
 
@@ -223,10 +238,11 @@ def run(
     try:
         start = time.perf_counter()
         if resume:
-            if plan_file or schema_only or data_only or include or exclude or cast or type_map:
+            if plan_file or schema_only or data_only or include or exclude or cast or \
+                    type_map or order:
                 typer.echo("sqlite2pg: error: --resume continues a run with its own plan and "
                            "options; leave out --plan, --cast, --type-map, --include, "
-                           "--exclude, --schema-only and --data-only.", err=True)
+                           "--exclude, --order, --schema-only and --data-only.", err=True)
                 raise typer.Exit(int(ExitCode.USAGE))
             source_mod.check_file(source)
             p = None
@@ -235,6 +251,8 @@ def run(
             source_mod.check_file(source)
             p = pipeline.plan_for_run(source, plan_file, type_map=load_type_map(type_map),
                                       casts=_casts(cast), sample=sample, jobs=jobs)
+            if order is not None:
+                p = p.ordered(order.value)
         planned = time.perf_counter() - start
         opts = pipeline.RunOptions(dsn=to, target_schema=target_schema,
                                    if_exists=if_exists.value, jobs=jobs,

@@ -6,10 +6,11 @@ bounded size. Each batch is converted in bulk (``transfer.convert``) and handed 
 bounded queue to the writer, which streams it into PostgreSQL with the ADBC driver's
 binary COPY. Memory is bounded by batch size times queue depth, whatever the table size.
 
-Tables with a rowid are read in rowid order and committed in chunks of about
-``chunk_rows`` rows; with a run id, each chunk's COPY and the table's progress (rows and
-last rowid) commit in one transaction, so a resumed run continues after the last
-committed rowid, never copying a row twice.
+Tables with a rowid are read in rowid order, or, with a tenant key, in (tenant key,
+rowid) order, and committed in chunks of about ``chunk_rows`` rows; with a run id, each
+chunk's COPY and the table's progress (rows and the position of the last row) commit in
+one transaction, so a resumed run continues after the last committed row, never copying a
+row twice.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ import pyarrow as pa
 from transfer import convert, reader, state, target
 from transfer.errors import DataError, TargetError
 from transfer.plan import ColumnPlan, TablePlan
+from transfer.profile import quote_ident
 from transfer.settings import BATCH_ROWS, CHUNK_ROWS
 from transfer.source import snapshot_identity
 from transfer.state import TableProgress
@@ -77,14 +79,29 @@ def wire_schema(t: TablePlan) -> pa.Schema:
     return pa.schema([pa.field(c.pg_name, wire_type(c.convert)) for c in t.columns])
 
 
-def table_query(t: TablePlan, after_rowid: int | None = None) -> str:
-    """The copy's query; with a rowid, in rowid order, the rowid last, after ``after_rowid``."""
+def table_query(t: TablePlan, after: TableProgress | None = None) -> str:
+    """The copy's query. With a rowid: the rowid last, rows after the position ``after``,
+    in rowid order, or in tenant order with the tenant key's SQLite literal before it."""
     exprs = [(c.select, source_class(c)) for c in t.columns]
-    if t.rowid is None or t.order_by:
-        return reader.typed_query(t.name, exprs, order_by=t.order_by)
-    where = f"{t.rowid} > {int(after_rowid)}" if after_rowid is not None else None
-    return reader.typed_query(t.name, [*exprs, (t.rowid, "integer")], where=where,
-                              order_by=t.rowid)
+    if t.rowid is None:
+        return reader.typed_query(t.name, exprs)
+    after = after or TableProgress()
+    if not t.tenant_order:
+        where = f"{t.rowid} > {int(after.last_rowid)}" if after.last_rowid is not None else None
+        return reader.typed_query(t.name, [*exprs, (t.rowid, "integer")], where=where,
+                                  order_by=t.rowid)
+    key = quote_ident(t.tenant_order)
+    where = None
+    if after.last_rowid is not None and after.last_key is not None:
+        # after (last key, last rowid) in SQLite's order: NULL first, then the column's own
+        # comparison (its affinity and collation), as ORDER BY sorts
+        if after.last_key == "NULL":
+            where = f"({key} IS NULL AND {t.rowid} > {int(after.last_rowid)}) OR {key} IS NOT NULL"
+        else:
+            where = (f"{key} > {after.last_key} OR ({key} = {after.last_key} AND "
+                     f"{t.rowid} > {int(after.last_rowid)})")
+    return reader.typed_query(t.name, [*exprs, (f"quote({key})", "text"), (t.rowid, "integer")],
+                              where=where, order_by=f"{key}, {t.rowid}", sort=True)
 
 
 def _convert_batch(t: TablePlan, batch: pa.RecordBatch, schema: pa.Schema,
@@ -216,6 +233,8 @@ class Copier:
         try:
             conn = reader.connect(self.source_path)
             cur = conn.cursor()
+            cur.execute("PRAGMA threads = 2")  # helper threads for tenant order's sorts
+            cur.fetchall()
             cur.execute("SELECT 1")  # opens the read transaction: one snapshot for all
             cur.fetchall()
             cur.execute("PRAGMA journal_mode")
@@ -247,17 +266,18 @@ class Copier:
         converters = [convert.converter(c.convert, self.profiled) for c in t.columns]
         done = self.resume.get(t.name, TableProgress())
         offset = done.rows
-        with_rowid = t.rowid is not None and not t.order_by
-        for batch in reader.batches(conn, table_query(t, done.last_rowid), self.batch_rows):
+        for batch in reader.batches(conn, table_query(t, done), self.batch_rows):
             if self.stop.is_set():
                 return
-            last_rowid = None
-            if with_rowid:
-                last_rowid = batch.column(batch.num_columns - 1)[-1].as_py()  # not converted
+            position = TableProgress()  # of the batch's last row (read, not converted)
+            if t.rowid is not None:
+                position.last_rowid = batch.column(batch.num_columns - 1)[-1].as_py()
+                if t.tenant_order:
+                    position.last_key = batch.column(batch.num_columns - 2)[-1].as_py()
             out, kept = _convert_batch(t, batch, schema, converters, offset, self.rejects)
             offset += batch.num_rows
             # the source rows ride along only when a refused row may have to be set aside
-            self._put(q, (out, last_rowid, kept if self.rejects is not None else None))
+            self._put(q, (out, position, kept if self.rejects is not None else None))
         self._put(q, _DONE)
 
     def _put(self, q: queue.Queue[object], item: object) -> None:
@@ -281,12 +301,12 @@ class Copier:
             if item is _FAILED:
                 raise _ReaderFailed()
             assert isinstance(item, tuple)
-            batch, last_rowid, self._source_rows = item
+            batch, position, self._source_rows = item
             rows += batch.num_rows
             result.rows += batch.num_rows
             result.bytes += batch.nbytes
             chunk.rows += batch.num_rows
-            chunk.last_rowid = last_rowid
+            chunk.last_rowid, chunk.last_key = position.last_rowid, position.last_key
             self.progress(t.name, result.rows)
             yield batch
 
@@ -319,7 +339,7 @@ class Copier:
         result = TableResult(t.name)
         start = time.perf_counter()
         before = self.resume.get(t.name, TableProgress())
-        chunk = TableProgress(before.rows, before.last_rowid)
+        chunk = TableProgress(before.rows, before.last_rowid, last_key=before.last_key)
         result.rows = before.rows
         self._current = t
         while not chunk.done:
@@ -391,8 +411,8 @@ class Copier:
 
 def _progress_sql(run_id: str, table: str, p: TableProgress) -> str:
     """The table's progress upsert, rendered for the ADBC cursor (the COPY's transaction)."""
-    return state.progress_upsert(run_id, "table " + table, p.rows, p.last_rowid,
-                                 p.done).as_string(None)
+    return state.progress_upsert(run_id, "table " + table, p.rows, p.last_rowid, p.done,
+                                 p.last_key).as_string(None)
 
 
 class _ReaderFailed(Exception):

@@ -29,7 +29,8 @@ from transfer.profile import ColumnProfile, TableProfile, predicate, quote_ident
 from transfer.settings import PG_MAX_COLUMNS, PG_MAX_IDENTIFIER_BYTES
 from transfer.typemap import TypeMap, load_type_map, render_pg
 
-PLAN_FORMAT = 1
+PLAN_FORMAT = 2
+ORDERS = ("tenant", "source")  # row orders of the copy (see Plan.ordered)
 TEXT_TYPES = ("text", "varchar")
 
 
@@ -100,8 +101,10 @@ class TablePlan:
     indexes: list[IndexPlan] = field(default_factory=list)
     foreign_keys: list[ForeignKeyPlan] = field(default_factory=list)
     checks: list[tuple[str, str]] = field(default_factory=list)  # (pg name, expression)
-    order_by: str | None = None  # SQLite ORDER BY for the copy
-    tenant_key: str | None = None
+    tenant_key: str | None = None  # PG column referencing the tenant root
+    # SQLite column the copy groups rows by (the tenant key): rows are read in (it, rowid)
+    # order, so that each tenant's rows land together; None: rowid order
+    tenant_order: str | None = None
     rowid: str | None = None  # a name of the rowid no column shadows; None: WITHOUT ROWID
 
     def column(self, name: str) -> ColumnPlan:
@@ -155,6 +158,19 @@ class Plan:
         return Plan(self.format, self.source, tables,
                     self.views if not (include or exclude) else [], blockers, self.warnings,
                     self.not_carried)
+
+    def ordered(self, order: str) -> Plan:
+        """The plan copying rows in ``order``: ``tenant`` (each table with a tenant key in
+        (tenant key, rowid) order) or ``source`` (rowid order, the fastest read)."""
+        if order not in ORDERS:
+            raise PlanError(f"unknown row order {order!r}; use one of {', '.join(ORDERS)}.")
+        tables = []
+        for t in self.tables:
+            key = None
+            if order == "tenant" and t.tenant_key and t.rowid is not None:
+                key = next(c.name for c in t.columns if c.pg_name == t.tenant_key)
+            tables.append(replace(t, tenant_order=key))
+        return replace(self, tables=tables)
 
 
 def pg_identifier(name: str) -> str:
@@ -278,7 +294,8 @@ class Planner:
             self.not_carried.append(Note(trig.table, None, f"trigger {trig.name} is not carried "
                                          "over; rewrite it as a PostgreSQL trigger function"))
         return Plan(format=PLAN_FORMAT, source=self.ident, tables=ordered, views=views,
-                    blockers=self.blockers, warnings=self.warnings, not_carried=self.not_carried)
+                    blockers=self.blockers, warnings=self.warnings,
+                    not_carried=self.not_carried).ordered("tenant")
 
     # -- tables and columns -------------------------------------------------------------
     def plan_table(self, t: Table) -> TablePlan:

@@ -80,13 +80,18 @@ def connect(path: Path) -> adbc_sqlite.Connection:
 
 
 def typed_query(table: str, exprs: list[tuple[str, str]], where: str | None = None,
-                order_by: str | None = None) -> str:
-    """``exprs``: (SQLite expression, storage class it yields). Sentinel row first."""
+                order_by: str | None = None, sort: bool = False) -> str:
+    """``exprs``: (SQLite expression, storage class it yields). Sentinel row first.
+
+    ``sort``: order by sorting the rows read in table order (SQLite's external sorter, in
+    bounded memory, spilling to temporary files) rather than by walking an index, whose
+    row lookups cost more than the sort on a large table.
+    """
     from transfer.profile import quote_ident
 
     sentinel = ", ".join(SENTINELS[cls] for _e, cls in exprs) or "0"
     cols = ", ".join(e for e, _cls in exprs) or "0"
-    body = f"SELECT {cols} FROM {quote_ident(table)}"
+    body = f"SELECT {cols} FROM {quote_ident(table)}" + (" NOT INDEXED" if sort else "")
     if where:
         body += f" WHERE {where}"
     if order_by:

@@ -16,6 +16,8 @@ def plan_text(plan: Plan) -> str:
         head += f"  ({t.rows} rows"
         if t.tenant_key:
             head += f", tenant key {t.tenant_key}"
+        if t.tenant_order:
+            head += f", copied in ({t.tenant_order}, rowid) order"
         out.append(head + ")")
         width = max((len(c.name) for c in t.columns), default=0)
         for c in t.columns:

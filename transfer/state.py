@@ -8,8 +8,9 @@ Schema ``sqlite2pg`` holds two tables:
   ``rolled back``). A run holds a session advisory lock while it works, so ``status`` can
   tell a running run from an interrupted one, and two processes never work on one run.
 * ``progress``: what a run has committed: ``pre-data``, each table's copied rows up to a
-  rowid (one row per table, updated in the same transaction as each chunk's COPY), each
-  post-data statement. Resuming skips what is recorded here and nothing else.
+  position (one row per table, updated in the same transaction as each chunk's COPY: the
+  last rowid, and for a table read in tenant order the last tenant key too, as an SQLite
+  literal), each post-data statement. Resuming skips what is recorded here and nothing else.
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ CREATE TABLE IF NOT EXISTS {SCHEMA}.progress (
     rows bigint NOT NULL DEFAULT 0,
     last_rowid bigint,
     done boolean NOT NULL DEFAULT false,
+    last_key text,
     PRIMARY KEY (run_id, item)
 );
 """
@@ -82,6 +84,7 @@ class TableProgress:
     rows: int = 0
     last_rowid: int | None = None
     done: bool = False
+    last_key: str | None = None  # SQLite literal of the last row's tenant key (tenant order)
 
 
 def ensure(conn: Conn) -> None:
@@ -91,6 +94,13 @@ def ensure(conn: Conn) -> None:
         with conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock(%s, 0)", (LOCK_CLASS,))
             conn.execute(DDL)
+        return
+    row = conn.execute("SELECT count(*) FROM pg_attribute WHERE attrelid = %s::regclass "
+                       "AND attname = 'last_key'", (f"{SCHEMA}.progress",)).fetchone()
+    if not (row and row[0]):
+        with conn.transaction():  # recorded by a version before tenant order
+            conn.execute("SELECT pg_advisory_xact_lock(%s, 0)", (LOCK_CLASS,))
+            conn.execute(f"ALTER TABLE {SCHEMA}.progress ADD COLUMN IF NOT EXISTS last_key text")
 
 
 def lock_key(run_id: str) -> tuple[int, int]:
@@ -133,15 +143,16 @@ def set_state(conn: Conn, run_id: str, state: str, message: str | None = None,
 
 
 def progress_upsert(run_id: str, item: str, rows: int = 0, last_rowid: int | None = None,
-                    done: bool = True) -> sql.Composed:
+                    done: bool = True, last_key: str | None = None) -> sql.Composed:
     """The statement recording ``item``'s progress (values inlined, so that the copier's
     ADBC cursor can run it, rendered, inside the COPY's transaction)."""
     return sql.SQL(
-        "INSERT INTO {}.progress (run_id, item, rows, last_rowid, done) VALUES ({}, {}, {}, "
-        "{}, {}) ON CONFLICT (run_id, item) DO UPDATE SET rows = excluded.rows, "
-        "last_rowid = excluded.last_rowid, done = excluded.done").format(
+        "INSERT INTO {}.progress (run_id, item, rows, last_rowid, done, last_key) VALUES ({}, "
+        "{}, {}, {}, {}, {}) ON CONFLICT (run_id, item) DO UPDATE SET rows = excluded.rows, "
+        "last_rowid = excluded.last_rowid, done = excluded.done, "
+        "last_key = excluded.last_key").format(
         sql.Identifier(SCHEMA), *(sql.Literal(v) for v in (run_id, item, rows, last_rowid,
-                                                          done)))
+                                                          done, last_key)))
 
 
 def mark_done(conn: Conn, run_id: str, item: str, rows: int = 0,
@@ -150,9 +161,9 @@ def mark_done(conn: Conn, run_id: str, item: str, rows: int = 0,
 
 
 def progress(conn: Conn, run_id: str) -> dict[str, TableProgress]:
-    rows = conn.execute(f"SELECT item, rows, last_rowid, done FROM {SCHEMA}.progress "
+    rows = conn.execute(f"SELECT item, rows, last_rowid, done, last_key FROM {SCHEMA}.progress "
                         "WHERE run_id = %s", (run_id,)).fetchall()
-    return {str(r[0]): TableProgress(int(r[1]), r[2], bool(r[3])) for r in rows}
+    return {str(r[0]): TableProgress(int(r[1]), r[2], bool(r[3]), r[4]) for r in rows}
 
 
 def statement_key(statement_sql: str) -> str:
