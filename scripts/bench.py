@@ -7,7 +7,9 @@ Builds the SaaS fixture at the given scale (cached under ``--work``), starts a t
 cluster (unless ``--dsn``), and runs side by side, each into a fresh database:
 
 * ``sqlite2pg``: ``sqlite2pg run --no-verify`` (complete cutover: schema, data, keys,
-  indexes, foreign keys, sequences), and ``sqlite2pg verify`` after it;
+  indexes, foreign keys, sequences), and ``sqlite2pg verify`` after it; then the same run
+  with ``--order source`` (rowid order instead of tenant order), and with ``--plan FILE``
+  (the plan reviewed beforehand, as a runbook does: the cutover window's time);
 * ``pgloader``: the Debian package, ``pgloader sqlite://... pgsql://...`` with its defaults;
 * ``copy-reference``: the same tables created from sqlite2pg's DDL, then server-side
   ``COPY ... FROM 'file' (FORMAT csv)`` of files exported beforehand (export not timed),
@@ -149,6 +151,18 @@ def main() -> None:
                 sys.exit(f"sqlite2pg verify failed ({rc}):\n{tail}")
             results.setdefault("sqlite2pg verify", []).append((wall, rss))
             print(f"[{i + 1}] sqlite2pg verify {wall:6.2f} s  {rss:6.0f} MiB", flush=True)
+            plan_file = args.work / f"plan-{args.scale:g}.json"
+            subprocess.run([py, "-m", "transfer", "plan", str(db), "-o", str(plan_file)],
+                           check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            for label, extra in (("run --order source", ["--order", "source"]),
+                                 ("run --plan FILE", ["--plan", str(plan_file)])):
+                dsn = fresh_db(admin, "bench_sqlite2pg")
+                wall, rss, rc, tail = timed([py, "-m", "transfer", "run", str(db), "--to", dsn,
+                                             "--no-verify", "--quiet", *extra])
+                if rc != 0:
+                    sys.exit(f"sqlite2pg {label} failed ({rc}):\n{tail}")
+                results.setdefault(f"sqlite2pg {label}", []).append((wall, rss))
+                print(f"[{i + 1}] sqlite2pg {label} {wall:6.2f} s  {rss:6.0f} MiB", flush=True)
             if "pgloader" not in args.skip:
                 if shutil.which("pgloader") is None:
                     sys.exit("pgloader is not installed: apt-get install -y pgloader, or "
@@ -171,13 +185,14 @@ def main() -> None:
     best = {k: min(v) for k, v in results.items()}
     print(f"\nSaaS fixture scale {args.scale:g}: {rows} rows, {size:.0f} MiB; "
           f"{os.cpu_count()} cores; best of {args.repeat}")
-    print(f"{'':<18} {'wall s':>8} {'rows/s':>10} {'peak RSS MiB':>13}")
+    print(f"{'':<30} {'wall s':>8} {'rows/s':>10} {'peak RSS MiB':>13}")
     for k, (wall, rss) in best.items():
-        print(f"{k:<18} {wall:>8.2f} {rows / wall:>10.0f} {rss if rss else float('nan'):>13.0f}")
+        print(f"{k:<30} {wall:>8.2f} {rows / wall:>10.0f} {rss if rss else float('nan'):>13.0f}")
+    for run in [k for k in best if k.startswith("sqlite2pg run")]:
+        for k in ("pgloader", "copy-reference"):
+            if k in best:
+                print(f"{run} / {k}: {best[run][0] / best[k][0]:.2f}")
     ours = best["sqlite2pg run"][0]
-    for k in ("pgloader", "copy-reference"):
-        if k in best:
-            print(f"sqlite2pg run / {k}: {ours / best[k][0]:.2f}")
     print(f"sqlite2pg verify / run: {best['sqlite2pg verify'][0] / ours:.2f}")
 
 

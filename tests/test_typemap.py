@@ -55,3 +55,27 @@ def test_readme_type_tables_are_generated_from_the_type_map() -> None:
     assert README_BEGIN in readme and README_END in readme
     section = readme.split(README_BEGIN, 1)[1].split(README_END, 1)[0].strip()
     assert section == markdown_table(load_type_map()), "run scripts/type_table"
+
+
+@pytest.mark.parametrize("declared", sorted({d for d, _i in CASES} | {
+    "", "FLOATING POINT", "DOUBLE PRECISION", "REAL", "FLOAT8", "CHARINT", "BLOBBY", "DECIMAL"}))
+def test_affinity_is_sqlites(declared: str) -> None:
+    """Column.affinity (the profile trusts REAL affinity to hold no integers) against what
+    SQLite stores for 5, 5.0, '5' and 'x' in a column so declared."""
+    import sqlite3
+
+    from transfer.catalog import Column
+
+    conn = sqlite3.connect(":memory:")
+    try:
+        conn.execute(f"CREATE TABLE t (c {declared})")
+    except sqlite3.OperationalError:  # not a bare type name (an example like DOUBLE-ISH)
+        conn.execute(f'CREATE TABLE t (c "{declared}")')
+    conn.execute("INSERT INTO t VALUES (5), (5.0), ('5'), (x'35')")
+    stored = [r[0] for r in conn.execute("SELECT typeof(c) FROM t ORDER BY rowid")]
+    by_affinity = {"INTEGER": ["integer", "integer", "integer", "blob"],
+                   "NUMERIC": ["integer", "integer", "integer", "blob"],
+                   "REAL": ["real", "real", "real", "blob"],
+                   "TEXT": ["text", "text", "text", "blob"],
+                   "BLOB": ["integer", "real", "text", "blob"]}
+    assert stored == by_affinity[Column(declared, declared, False, None, 0, 0).affinity]

@@ -32,6 +32,20 @@ class Column:
     def is_generated(self) -> bool:
         return self.hidden in (2, 3)
 
+    @property
+    def affinity(self) -> str:
+        """SQLite's column affinity of the declared type (its rules 1-5, in order)."""
+        t = self.declared.upper()
+        if "INT" in t:
+            return "INTEGER"
+        if any(k in t for k in ("CHAR", "CLOB", "TEXT")):
+            return "TEXT"
+        if "BLOB" in t or not t:
+            return "BLOB"
+        if any(k in t for k in ("REAL", "FLOA", "DOUB")):
+            return "REAL"
+        return "NUMERIC"
+
 
 @dataclass
 class ForeignKey:

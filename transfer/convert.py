@@ -165,16 +165,64 @@ _KEY_END = r'"\s*:'  # every object key ends so (and few other places do)
 def duplicate_keys(arr: pa.Array) -> int | None:
     """Index of a JSON text with an object holding the same key twice, or None.
 
-    In bulk, each text is split where a key could end and the texts in which a key text
-    repeats are candidates; only those are parsed. Keys written with escapes are parsed
-    too, since two spellings can be one key.
+    In bulk, the texts in which a key text repeats are found (``_repeated_keys``); only
+    those are parsed, as an object's keys (a repeat may sit in two sibling objects).
     """
     if not len(arr) or arr.null_count == len(arr):
         return None
-    pieces = pc.split_pattern_regex(arr, _KEY_END)
+    for i in sorted(_repeated_keys(arr)):
+        value = arr[i].as_py()
+        try:
+            json.loads(value, object_pairs_hook=_refuse_duplicates)
+        except _Duplicate:
+            return int(i)
+        except ValueError:
+            continue  # not JSON at all: json_valid counts those
+    return None
+
+
+def _repeated_keys(arr: pa.Array) -> set[int]:
+    """Indices of the texts in which some object key text occurs twice (or that write a
+    key with an escape: two spellings can be one key).
+
+    A text without a backslash splits on '"' into pieces in which the odd ones are the
+    strings; a string is a key when the piece after it starts with ':' (after blanks).
+    Each key becomes (text, key number) as one integer; sorted, a repeat sits next to its
+    twin. Texts with a backslash split where a key could end, as a regular expression.
+    """
+    slashed = pc.fill_null(pc.match_substring(arr, "\\"), False)
+    found: set[int] = set()
+    plain = pc.indices_nonzero(pc.and_(pc.invert(slashed), pc.is_valid(arr)))
+    pieces = pc.split_pattern(pc.take(arr, plain), '"')
+    odd = pc.equal(pc.bit_wise_and(pc.list_value_length(pieces), 1), 1)
+    if not pc.all(odd).as_py():  # an odd number of quotes: not JSON, json_valid counts it
+        pieces, plain = pc.filter(pieces, odd), pc.filter(plain, odd)
+    strings = pc.list_slice(pieces, 1, None, 2)
+    after = pc.list_flatten(pc.list_slice(pieces, 2, None, 2))
+    is_key = pc.starts_with(pc.utf8_ltrim(after, " \t\r\n"), ":")
+    keys = pc.filter(pc.list_flatten(strings), is_key)
+    if len(keys):
+        codes = pc.dictionary_encode(keys)
+        texts = pc.cast(pc.filter(pc.list_parent_indices(strings), is_key), pa.int64())
+        pairs = pc.add(pc.multiply(texts, len(codes.dictionary)),
+                       pc.cast(codes.indices, pa.int64()))
+        pairs = pc.take(pairs, pc.sort_indices(pairs))
+        twin = pc.equal(pairs.slice(1), pairs.slice(0, len(pairs) - 1))
+        if pc.any(twin).as_py():
+            repeated = pc.divide(pc.filter(pairs.slice(1), twin), len(codes.dictionary))
+            found |= set(pc.take(plain, repeated).to_pylist())
+    if pc.any(slashed).as_py():
+        found |= _repeated_keys_escaped(pc.indices_nonzero(slashed), arr)
+    return found
+
+
+def _repeated_keys_escaped(where: pa.Array, arr: pa.Array) -> set[int]:
+    """``_repeated_keys`` for the texts at ``where``: split where a key could end."""
+    texts = pc.take(arr, where)
+    pieces = pc.split_pattern_regex(texts, _KEY_END)
     flat = pc.list_flatten(pieces)
     if not len(flat):
-        return None
+        return set()
     parents = pc.list_parent_indices(pieces)
     # (the last piece of a text ends no key; what it yields is one more candidate at most)
     keys = pc.struct_field(pc.extract_regex(flat, r'"(?P<k>(?:[^"\\]|\\.)*)$'), [0])
@@ -188,15 +236,7 @@ def duplicate_keys(arr: pa.Array) -> int | None:
         candidates = {int(p.split("\x00", 1)[0]) for p in repeated.to_pylist()}
     escaped = pc.filter(pc.filter(parents, found), pc.match_substring(pc.filter(keys, found),
                                                                       "\\")).to_pylist()
-    for i in sorted(candidates | set(escaped)):
-        value = arr[i].as_py()
-        try:
-            json.loads(value, object_pairs_hook=_refuse_duplicates)
-        except _Duplicate:
-            return int(i)
-        except ValueError:
-            continue  # not JSON at all: json_valid counts those
-    return None
+    return {int(where[i].as_py()) for i in candidates | set(escaped)}
 
 
 class _Duplicate(Exception):

@@ -306,7 +306,8 @@ def profile_table_arrow(path: Path, conn: sqlite3.Connection, table: Table,
     for col, (_q, cls) in zip(cols, list(exprs), strict=True):
         # The driver converts silently into the first value's type (an integer into a
         # double, a number into text, text into bytes): count what it would hide.
-        if cls == "real":
+        if cls == "real" and not (col.affinity == "REAL" and table.kind == "table"):
+            # (REAL affinity stores every integer as a real: nothing to count)
             extra.append((col.name, "int_beyond_double"))
             extra.append((col.name, "integer"))
         elif cls in ("text", "blob"):
