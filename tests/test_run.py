@@ -282,3 +282,80 @@ def test_saas_tenant_rows_land_together_unless_source_order(saas_db: Path,
                  quiet)
     assert abs(correlation("by_rowid")) < 0.3  # the fixture's tenants write interleaved
     assert correlation("by_tenant") > 0.99
+
+
+@pytest.mark.parametrize("journal", ["wal", "delete"])
+def test_the_copy_snapshot_begins_when_opened(tmp_path: Path, journal: str) -> None:
+    """reader.open_snapshot: a commit by another process after it is not seen (the
+    copier's source identity, read right after it, must describe what it reads)."""
+    import subprocess
+    import sys
+
+    from transfer import reader
+
+    db = tmp_path / "s.db"
+    with sqlite3.connect(db) as w:
+        w.execute(f"PRAGMA journal_mode = {journal}")
+        w.execute("CREATE TABLE t (x)")
+        w.execute("INSERT INTO t VALUES (1)")
+    conn = reader.connect(db)
+    try:
+        reader.open_snapshot(conn)
+        write = subprocess.run([sys.executable, "-c", "import sqlite3, sys; w = sqlite3.connect("
+                                "sys.argv[1], timeout=0.2); w.execute('INSERT INTO t VALUES (2)');"
+                                " w.commit()", str(db)], capture_output=True, text=True)
+        cur = conn.cursor()
+        cur.execute("SELECT count(*) FROM t")
+        assert cur.fetchall() == [(1,)]
+        cur.close()
+        # WAL: the writer committed, unseen; rollback journal: the read lock held it off
+        assert (write.returncode == 0) == (journal == "wal"), write.stderr
+    finally:
+        conn.close()
+
+
+def test_copy_streams_share_one_snapshot_or_one_reads_all(saas_db: Path, tmp_path: Path,
+                                                          pg_dsn: str,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """A commit lands after the first copy stream's snapshot opened and before the second
+    one's: the second must not take part (it would read the newer rows)."""
+    import subprocess
+    import sys
+    import threading
+
+    from transfer import copier
+
+    db = tmp_path / "live.db"
+    db.write_bytes(saas_db.read_bytes())
+    with sqlite3.connect(db) as conn:
+        conn.execute("PRAGMA journal_mode=WAL")
+        before = conn.execute("SELECT count(*) FROM tenants").fetchone()[0]
+
+    class CommitBetween(copier.Copier):
+        """The second stream opens after a commit; the first waits for it to finish (or
+        to stand aside) before taking a table, so that the second would read them all."""
+        second_done = threading.Event()
+
+        def _read_stream(self, k: int) -> None:
+            if k != 1:
+                return super()._read_stream(k)
+            self.opened.wait()
+            subprocess.run([sys.executable, "-c", "import sqlite3, sys; c = sqlite3.connect("
+                            "sys.argv[1]); c.execute(\"INSERT INTO tenants (name, slug) "
+                            "VALUES ('late', 'late')\"); c.commit()", str(db)], check=True)
+            try:
+                super()._read_stream(k)
+            finally:
+                self.second_done.set()
+
+        def _next_table(self) -> object:
+            if threading.current_thread().name == "sqlite2pg-reader-0":
+                self.second_done.wait(timeout=60)
+            return super()._next_table()
+
+    monkeypatch.setattr(copier, "Copier", CommitBetween)
+    result = pipeline.run(db, build_plan(db), pipeline.RunOptions(dsn=pg_dsn, jobs=2), quiet)
+    with psycopg.connect(pg_dsn) as pg:
+        assert pg.execute("SELECT count(*) FROM tenants").fetchone() == (before,)
+    assert result.verified is not None and result.verified.equal
+    assert sum(r.rows for r in result.tables) == sum(t.rows for t in result.plan.tables)

@@ -171,8 +171,8 @@ def run(
     if_exists: Annotated[IfExists, typer.Option("--if-exists", help="fail: refuse when tables "
                                                 "of the same names exist; replace: swap them "
                                                 "out into a dated schema.")] = IfExists.FAIL,
-    jobs: Annotated[int, typer.Option("--jobs", "-j", help="Parallel sessions for "
-                                      "profiling, post-data and verify.")] = JOBS,
+    jobs: Annotated[int, typer.Option("--jobs", "-j", help="Parallel scans and sessions for "
+                                      "profiling, copy streams, post-data and verify.")] = JOBS,
     include: Annotated[list[str] | None, typer.Option("--include", help="Only tables matching "
                                                       "this glob (repeatable).")] = None,
     exclude: Annotated[list[str] | None, typer.Option("--exclude", help="Skip tables matching "

@@ -192,8 +192,22 @@ def _row_key(t: TablePlan, batch: pa.RecordBatch, index: int | None) -> str:
     return ", ".join(parts)
 
 
+@dataclass
+class _Writer:
+    """What one writer session is doing, for its error messages and the reject path."""
+    current: TablePlan | None = None  # the table being written
+    source_rows: pa.RecordBatch | None = None  # source rows of the last batch
+
+
 class Copier:
-    """Reads every table in one SQLite snapshot and COPYs it into ``schema``."""
+    """Reads every table in one SQLite snapshot and COPYs it into ``schema``.
+
+    ``jobs`` streams (a reader thread with its own SQLite connection, a writer thread with
+    its own PostgreSQL session) copy tables side by side, largest first. The first stream's
+    read transaction is the snapshot; another stream takes part only if the source had no
+    commit between that transaction's start and its own (the same identity, read while
+    both are open): then both read the same rows. Otherwise the first stream reads all.
+    """
 
     def __init__(self, source_path: Path, dsn: str, schema: str, tables: list[TablePlan],
                  batch_rows: int = BATCH_ROWS,
@@ -202,7 +216,8 @@ class Copier:
                  chunk_rows: int = CHUNK_ROWS,
                  table_done: Callable[[str], None] | None = None,
                  profiled_snapshot: dict[str, Any] | None = None,
-                 rejects: RejectLog | None = None, keep_snapshot: bool = False) -> None:
+                 rejects: RejectLog | None = None, keep_snapshot: bool = False,
+                 jobs: int = 1) -> None:
         self.source_path = source_path
         self.dsn = dsn
         self.schema = schema
@@ -223,42 +238,69 @@ class Copier:
         self.profiled = False  # set once the read snapshot is open
         self.queues: dict[str, queue.Queue[object]] = {
             t.name: queue.Queue(maxsize=QUEUE_DEPTH) for t in tables}
-        self.error: BaseException | None = None
+        self.error: BaseException | None = None  # the first reader's failure
         self.stop = threading.Event()
-        self._current: TablePlan | None = None  # the table being written, for error messages
-        self._source_rows: pa.RecordBatch | None = None  # source rows of the last batch
+        self.jobs = max(1, min(jobs, len(self.tables)))
+        # one stream: plan order (parents first, as --data-only into constrained tables
+        # needs); several: largest first, so that the longest table starts at once
+        self.pending = list(self.tables) if self.jobs == 1 else sorted(
+            self.tables, key=lambda t: -t.rows)
+        self.lock = threading.Lock()
+        self.assigned: list[queue.Queue[object]] = [queue.Queue() for _ in range(self.jobs)]
+        self.opened = threading.Event()  # the first stream's snapshot is open
+        self.results: list[TableResult] = []
+        self.failures: list[tuple[BaseException, TablePlan | None]] = []
 
-    def _read_all(self) -> None:
+    # -- reading ------------------------------------------------------------------------
+    def _read_stream(self, k: int) -> None:
         conn = None
         try:
             conn = reader.connect(self.source_path)
             cur = conn.cursor()
             cur.execute("PRAGMA threads = 2")  # helper threads for tenant order's sorts
             cur.fetchall()
-            cur.execute("SELECT 1")  # opens the read transaction: one snapshot for all
-            cur.fetchall()
+            if k:
+                self.opened.wait()
+                if self.identity is None:
+                    return  # the first stream failed
+            reader.open_snapshot(conn)
             cur.execute("PRAGMA journal_mode")
             wal = str(cur.fetchall()[0][0]).lower() == "wal"
             cur.close()
-            self.identity = snapshot_identity(self.source_path)
-            # Unchanged since the plan's profile began (no commit since: checked after the
-            # snapshot opened), the rows are those profiled: searches done there (duplicate
-            # JSON keys) are not repeated. Otherwise everything is checked.
-            self.profiled = self.profiled_snapshot is not None and \
-                self.identity == self.profiled_snapshot
-            for t in self.tables:
+            identity = snapshot_identity(self.source_path)
+            if k == 0:
+                self.identity = identity
+                # Unchanged since the plan's profile began (no commit since: checked after
+                # the snapshot opened), the rows are those profiled: searches done there
+                # (duplicate JSON keys) are not repeated. Otherwise everything is checked.
+                self.profiled = self.profiled_snapshot is not None and \
+                    identity == self.profiled_snapshot
+                self.opened.set()
+            elif identity != self.identity:
+                return  # a commit came between: not the same snapshot; the others read all
+            while (t := self._next_table()) is not None:
+                self.assigned[k].put(t)
                 self._read_table(conn, t)
-            if self.keep_snapshot and wal and not self.stop.is_set():
+            if k == 0 and self.keep_snapshot and wal and not self.stop.is_set():
                 # Held for the final verify. In WAL mode the application keeps writing;
                 # with a rollback journal the held read lock would block it: released.
                 self.snapshot, conn = conn, None
-        except BaseException as e:  # handed to the writer, which re-raises it
-            self.error = self.error or e
+        except BaseException as e:  # handed to the writers, which re-raise it
+            with self.lock:
+                self.error = self.error or e
             for q in self.queues.values():
                 self._put(q, _FAILED)
         finally:
+            self.opened.set()
+            self.assigned[k].put(_DONE)
             if conn is not None:
                 conn.close()
+
+    def _next_table(self) -> TablePlan | None:
+        with self.lock:
+            if self.stop.is_set() or not self.pending:
+                return None
+            return self.pending.pop(0)
 
     def _read_table(self, conn: Any, t: TablePlan) -> None:
         q = self.queues[t.name]
@@ -288,20 +330,29 @@ class Copier:
             except queue.Full:
                 continue
 
-    def _batches(self, t: TablePlan, result: TableResult,
-                 chunk: TableProgress) -> Iterator[pa.RecordBatch]:
+    def _get(self, q: queue.Queue[object]) -> object:
+        while True:
+            try:
+                return q.get(timeout=0.2)
+            except queue.Empty:
+                if self.stop.is_set():
+                    raise _Stopped() from None
+
+    # -- writing ------------------------------------------------------------------------
+    def _batches(self, t: TablePlan, result: TableResult, chunk: TableProgress,
+                 w: _Writer) -> Iterator[pa.RecordBatch]:
         """The batches of one chunk; marks ``chunk.done`` when the table is complete."""
         q = self.queues[t.name]
         rows = 0
         while rows < self.chunk_rows:
-            item = q.get()
+            item = self._get(q)
             if item is _DONE:
                 chunk.done = True
                 return
             if item is _FAILED:
                 raise _ReaderFailed()
             assert isinstance(item, tuple)
-            batch, position, self._source_rows = item
+            batch, position, w.source_rows = item
             rows += batch.num_rows
             result.rows += batch.num_rows
             result.bytes += batch.nbytes
@@ -310,44 +361,67 @@ class Copier:
             self.progress(t.name, result.rows)
             yield batch
 
-    def run(self) -> list[TableResult]:
-        thread = threading.Thread(target=self._read_all, name="sqlite2pg-reader", daemon=True)
-        thread.start()
-        results: list[TableResult] = []
+    def _write_stream(self, k: int) -> None:
+        w = _Writer()
         try:
             with adbc_pg.connect(target.adbc_uri(self.dsn)) as conn:
-                for t in self.tables:
-                    results.append(self._write_table(conn, t))
-        except (_ReaderFailed, adbc_pg.Error) as e:
+                while (t := self._get(self.assigned[k])) is not _DONE:
+                    assert isinstance(t, TablePlan)
+                    w.current = t
+                    result = self._write_table(conn, t, w)
+                    with self.lock:
+                        self.results.append(result)
+        except BaseException as e:
+            with self.lock:
+                self.failures.append((e, w.current))
             self.stop.set()
-            thread.join(timeout=30)
-            if self.error is not None:
-                raise self.error from None
-            if isinstance(e, _ReaderFailed):
-                raise
-            if getattr(e, "sqlstate", None) == "57014" or "due to user request" in str(e):
-                raise KeyboardInterrupt from None  # Ctrl-C: the driver cancelled the COPY
-            raise self._copy_error(e) from None
+
+    def run(self) -> list[TableResult]:
+        readers = [threading.Thread(target=self._read_stream, args=(k,), daemon=True,
+                                    name=f"sqlite2pg-reader-{k}") for k in range(self.jobs)]
+        writers = [threading.Thread(target=self._write_stream, args=(k,), daemon=True,
+                                    name=f"sqlite2pg-writer-{k}") for k in range(self.jobs)]
+        for th in readers + writers:
+            th.start()
+        try:
+            for th in writers:
+                while th.is_alive():
+                    th.join(timeout=0.1)
+        except KeyboardInterrupt:
+            self.stop.set()  # each writer's COPY fails at its next batch and rolls back
+            for th in writers:
+                th.join(timeout=30)
+            raise
         finally:
             self.stop.set()
-            thread.join(timeout=30)
+            for th in readers:
+                th.join(timeout=30)
         if self.error is not None:
             raise self.error
-        return results
+        for e, t in self.failures:
+            if isinstance(e, (_ReaderFailed, _Stopped)):
+                continue
+            if isinstance(e, adbc_pg.Error):
+                if getattr(e, "sqlstate", None) == "57014" or "due to user request" in str(e):
+                    raise KeyboardInterrupt from None  # the server cancelled the COPY
+                raise self._copy_error(e, t) from None
+            raise e
+        if self.failures:
+            raise self.failures[0][0]
+        return self.results
 
-    def _write_table(self, conn: adbc_pg.Connection, t: TablePlan) -> TableResult:
+    def _write_table(self, conn: adbc_pg.Connection, t: TablePlan, w: _Writer) -> TableResult:
         result = TableResult(t.name)
         start = time.perf_counter()
         before = self.resume.get(t.name, TableProgress())
         chunk = TableProgress(before.rows, before.last_rowid, last_key=before.last_key)
         result.rows = before.rows
-        self._current = t
         while not chunk.done:
             if self.rejects is not None:
-                self._write_rejecting(conn, t, result, chunk)
+                self._write_rejecting(conn, t, result, chunk, w)
                 continue
             batches = pa.RecordBatchReader.from_batches(wire_schema(t),
-                                                        self._batches(t, result, chunk))
+                                                        self._batches(t, result, chunk, w))
             with conn.cursor() as cur:
                 cur.adbc_ingest(t.pg_name, batches, mode="append", db_schema_name=self.schema)
                 if self.run_id is not None:
@@ -360,13 +434,13 @@ class Copier:
         return result
 
     def _write_rejecting(self, conn: adbc_pg.Connection, t: TablePlan, result: TableResult,
-                         chunk: TableProgress) -> None:
+                         chunk: TableProgress, w: _Writer) -> None:
         """One batch in one transaction; a row PostgreSQL refuses goes to the reject file
         and the batch is sent again without it."""
         assert self.rejects is not None
-        batches = list(self._batches(t, result, chunk))  # at most one batch: chunk_rows = 1
+        batches = list(self._batches(t, result, chunk, w))  # at most one: chunk_rows = 1
         batch = batches[0] if batches else None
-        source = self._source_rows
+        source = w.source_rows
         while True:
             try:
                 with conn.cursor() as cur:
@@ -381,7 +455,8 @@ class Copier:
             except adbc_pg.Error as e:
                 conn.rollback()
                 line = re.search(r"COPY [^,]+, line (\d+)", str(e))
-                if batch is None or line is None or "due to user request" in str(e):
+                if batch is None or source is None or line is None or \
+                        "due to user request" in str(e):
                     raise
                 bad = int(line.group(1)) - 1
                 detail = re.search(r"ERROR:\s*(.*)", target.redact(str(e)))
@@ -393,8 +468,7 @@ class Copier:
                 result.rows -= 1
                 chunk.rows -= 1
 
-    def _copy_error(self, e: Exception) -> Exception:
-        t = self._current
+    def _copy_error(self, e: Exception, t: TablePlan | None) -> Exception:
         msg = target.redact(str(e))
         m = re.search(r"COPY [^,]+, line (\d+)(?:, column ([^:\n]+))?", msg)
         detail = msg.splitlines()[0] if msg else type(e).__name__
@@ -417,3 +491,7 @@ def _progress_sql(run_id: str, table: str, p: TableProgress) -> str:
 
 class _ReaderFailed(Exception):
     pass
+
+
+class _Stopped(Exception):
+    """Another stream failed, or Ctrl-C: this one stops."""

@@ -49,12 +49,6 @@ class DataError(TransferError):
     """A value could not be carried over; names table, column and row."""
 
 
-class VerificationFailed(TransferError):
-    """Source and target differ after the copy."""
-
-    exit_code = ExitCode.DIFFERENCES
-
-
 class Interrupted(TransferError):
     """The run stopped part-way (Ctrl-C, lost connection); it can be resumed."""
 

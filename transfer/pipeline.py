@@ -27,8 +27,7 @@ from transfer.errors import BlockersFound, Interrupted, TargetError, TransferErr
 from transfer.plan import Plan
 from transfer.settings import BATCH_ROWS, JOBS, STAGING_PREFIX
 from transfer.source import snapshot_identity
-
-Conn = psycopg.Connection[Any]
+from transfer.target import Conn
 
 
 @dataclass
@@ -216,7 +215,7 @@ def _load(source: Path, plan: Plan, opts: RunOptions, log: Callable[[str], None]
                                else plan.source.get("snapshot"),
                                rejects=copier.RejectLog(opts.reject_dir / run_id)
                                if opts.reject_dir else None,
-                               keep_snapshot=opts.verify)
+                               keep_snapshot=opts.verify, jobs=opts.jobs)
             results = [copier.TableResult(t.name, resume[t.name].rows) for t in cp.skipped]
             for t in cp.skipped:
                 post.table_ready(t.name)

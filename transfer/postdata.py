@@ -32,10 +32,10 @@ class _Sessions:
         self.dsn = dsn
         self.schema = schema
         self.local = threading.local()
-        self.all: list[psycopg.Connection[tuple[object, ...]]] = []
+        self.all: list[target.Conn] = []
         self.lock = threading.Lock()
 
-    def get(self) -> psycopg.Connection[tuple[object, ...]]:
+    def get(self) -> target.Conn:
         conn = getattr(self.local, "conn", None)
         if conn is None:
             conn = target.connect(self.dsn, autocommit=True)
@@ -68,6 +68,7 @@ class PostData:
         self.coordinators = ThreadPoolExecutor(max_workers=max(1, len(plan.tables)),
                                                thread_name_prefix="postdata-table")
         self.tables: dict[str, Future[None]] = {}
+        self.lock = threading.Lock()
         self.start = time.perf_counter()
         self.count = 0
 
@@ -105,8 +106,9 @@ class PostData:
     def table_ready(self, name: str) -> None:
         """The rows of table ``name`` (SQLite name) are committed: start its indexes."""
         t = self.plan.table(name)
-        if t.pg_name not in self.tables:
-            self.tables[t.pg_name] = self.coordinators.submit(self._table, t)
+        with self.lock:  # (called by the copier's writer threads)
+            if t.pg_name not in self.tables:
+                self.tables[t.pg_name] = self.coordinators.submit(self._table, t)
 
     def finish(self) -> None:
         """Wait for the keys and indexes, then checks, identities, foreign keys, views."""

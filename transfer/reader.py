@@ -79,6 +79,18 @@ def connect(path: Path) -> adbc_sqlite.Connection:
         raise SourceError(f"{path} cannot be opened for reading ({e}); check the file.") from None
 
 
+def open_snapshot(conn: adbc_sqlite.Connection) -> None:
+    """Begin ``conn``'s read transaction now: every later statement on it reads this
+    snapshot until it commits. (The driver begins a deferred transaction, which SQLite
+    starts only when a statement reads the file: ``SELECT 1`` would not.)"""
+    cur = conn.cursor()
+    try:
+        cur.execute("SELECT count(*) FROM sqlite_master")
+        cur.fetchall()
+    finally:
+        cur.close()
+
+
 def typed_query(table: str, exprs: list[tuple[str, str]], where: str | None = None,
                 order_by: str | None = None, sort: bool = False) -> str:
     """``exprs``: (SQLite expression, storage class it yields). Sentinel row first.

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import psycopg
 from psycopg import sql
@@ -11,8 +10,7 @@ from psycopg import sql
 from transfer import state, target
 from transfer.errors import ConflictError, TargetError
 from transfer.settings import BACKUP_PREFIX, ROLLED_BACK_PREFIX, STAGING_PREFIX
-
-Conn = psycopg.Connection[Any]
+from transfer.target import Conn
 
 
 @dataclass

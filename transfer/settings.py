@@ -12,12 +12,13 @@ def _int(name: str, default: int) -> int:
     return int(value) if value else default
 
 
-# Rows per Arrow record batch read from SQLite and sent through COPY (bounds memory; larger
-# batches were not faster in the benchmark, see README).
-BATCH_ROWS = _int("BATCH_ROWS", 16_384)
+# Rows per Arrow record batch read from SQLite and sent through COPY (bounds memory: with
+# two copy streams, 16,384 rows took 13 MiB more peak RSS than 8,192 on the benchmark, and
+# were no faster).
+BATCH_ROWS = _int("BATCH_ROWS", 8_192)
 # Rows per committed chunk of a table's copy (the unit a resumed run continues from).
 CHUNK_ROWS = _int("CHUNK_ROWS", 1_000_000)
-# Tables loaded at the same time.
+# Tables copied at the same time (copy streams), and post-data sessions.
 JOBS = _int("JOBS", max(1, min(4, os.cpu_count() or 1)))
 # Rows profiled per table (0 = every row).
 SAMPLE_ROWS = _int("SAMPLE", 0)

@@ -22,9 +22,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import psycopg
 from psycopg import sql
 from psycopg.types.json import Jsonb
+
+from transfer.target import Conn
 
 SCHEMA = "sqlite2pg"
 LOCK_CLASS = 0x5132  # first key of the advisory locks runs hold
@@ -58,7 +59,6 @@ CREATE TABLE IF NOT EXISTS {SCHEMA}.progress (
 );
 """
 
-Conn = psycopg.Connection[Any]
 
 
 @dataclass

@@ -11,6 +11,7 @@ import re
 import secrets
 import time
 from collections.abc import Iterable
+from typing import Any
 
 import psycopg
 from psycopg import sql
@@ -18,6 +19,8 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from transfer.errors import ConflictError, TargetError
 from transfer.settings import BACKUP_PREFIX, STAGING_PREFIX
+
+Conn = psycopg.Connection[Any]  # the one alias of a PostgreSQL connection
 
 
 def redact(text: str) -> str:
@@ -51,7 +54,7 @@ def check_dsn(dsn: str) -> dict[str, str]:
                           "postgresql://user@host:port/dbname or 'host=... dbname=...'.") from None
 
 
-def connect(dsn: str, autocommit: bool = False) -> psycopg.Connection[tuple[object, ...]]:
+def connect(dsn: str, autocommit: bool = False) -> Conn:
     check_dsn(dsn)
     try:
         return psycopg.connect(dsn, autocommit=autocommit, application_name="sqlite2pg")
@@ -70,7 +73,7 @@ def new_staging_name() -> str:
     return f"{STAGING_PREFIX}{time.strftime('%Y%m%d%H%M%S')}_{secrets.token_hex(3)}"
 
 
-def existing_relations(conn: psycopg.Connection[tuple[object, ...]], schema: str,
+def existing_relations(conn: Conn, schema: str,
                        names: Iterable[str]) -> list[str]:
     rows = conn.execute(
         "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
@@ -87,15 +90,15 @@ def conflict_error(schema: str, names: list[str]) -> ConflictError:
                          "--target-schema to load elsewhere, or drop them.")
 
 
-def create_staging(conn: psycopg.Connection[tuple[object, ...]], staging: str) -> None:
+def create_staging(conn: Conn, staging: str) -> None:
     conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(staging)))
 
 
-def drop_schema(conn: psycopg.Connection[tuple[object, ...]], schema: str) -> None:
+def drop_schema(conn: Conn, schema: str) -> None:
     conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
 
 
-def switch(conn: psycopg.Connection[tuple[object, ...]], staging: str, target: str,
+def switch(conn: Conn, staging: str, target: str,
            tables: list[str], views: list[str], replace: bool) -> str | None:
     """Move tables and views from staging into target, in the caller's transaction.
 
@@ -132,7 +135,7 @@ def switch(conn: psycopg.Connection[tuple[object, ...]], staging: str, target: s
     return backup
 
 
-def set_schema(conn: psycopg.Connection[tuple[object, ...]], schema: str, name: str,
+def set_schema(conn: Conn, schema: str, name: str,
                kind: str, to: str) -> None:
     """Move a relation of pg_class ``kind`` (table, view, materialized view) to ``to``."""
     stmt = {"v": "ALTER VIEW {}.{} SET SCHEMA {}",
@@ -142,7 +145,7 @@ def set_schema(conn: psycopg.Connection[tuple[object, ...]], schema: str, name: 
                                       sql.Identifier(to)))
 
 
-def _owning_tables(conn: psycopg.Connection[tuple[object, ...]], schema: str,
+def _owning_tables(conn: Conn, schema: str,
                    names: list[str]) -> list[tuple[str, str]]:
     """The tables and views that clashing relations are or belong to (indexes, sequences)."""
     rows = conn.execute(

@@ -531,7 +531,7 @@ class TableVerifier:
     def _rel(self) -> sql.Composable:
         return sql.Identifier(self.schema, self.t.pg_name)
 
-    def target_side(self, conn: psycopg.Connection[Any], with_buckets: bool) -> _Side:
+    def target_side(self, conn: target.Conn, with_buckets: bool) -> _Side:
         h, b, _key = self._pg_exprs()
         if not with_buckets:
             q = sql.SQL("SELECT count(*), coalesce(sum({h}::numeric), 0) FROM {t}").format(
@@ -545,7 +545,7 @@ class TableVerifier:
         total = sum(s for _n, s in buckets.values()) % 2**64
         return _Side(rows, total, buckets)
 
-    def target_rows_in(self, conn: psycopg.Connection[Any], buckets: set[int]
+    def target_rows_in(self, conn: target.Conn, buckets: set[int]
                        ) -> dict[str, tuple[str, list[str]]]:
         fields = self._pg_fields()
         _h, b, key = self._pg_exprs()
@@ -569,7 +569,7 @@ class TableVerifier:
             out[digest] = (str(shown), row)
         return out
 
-    def pinpoint(self, src_conn: Any, pg_conn: psycopg.Connection[Any], src: _Side,
+    def pinpoint(self, src_conn: Any, pg_conn: target.Conn, src: _Side,
                  verdict: TableVerdict, limit: int) -> None:
         tgt = self.target_side(pg_conn, with_buckets=True)
         src_b = self.source_side(src_conn, with_buckets=True).buckets or {}
@@ -612,7 +612,7 @@ def _chunks(items: list[int], n: int) -> Iterator[list[int]]:
 
 
 # -- all tables -----------------------------------------------------------------------
-def pg_column_types(conn: psycopg.Connection[Any], schema: str, table: str
+def pg_column_types(conn: target.Conn, schema: str, table: str
                     ) -> dict[str, str] | None:
     rows = conn.execute(
         "SELECT a.attname, format_type(a.atttypid, a.atttypmod) FROM pg_attribute a "
@@ -735,7 +735,7 @@ def verify(source: Path, plan: Plan, dsn: str, schema: str = "public",
     return VerifyResult(verdicts, time.perf_counter() - start)
 
 
-def _check_columns(conn: psycopg.Connection[Any], schema: str, t: TablePlan,
+def _check_columns(conn: target.Conn, schema: str, t: TablePlan,
                    dsn: str) -> str | None:
     """Why the table cannot be compared (missing, or columns of other types), or None."""
     try:
