@@ -354,7 +354,8 @@ def test_copy_streams_share_one_snapshot_or_one_reads_all(saas_db: Path, tmp_pat
             return super()._next_table()
 
     monkeypatch.setattr(copier, "Copier", CommitBetween)
-    result = pipeline.run(db, build_plan(db), pipeline.RunOptions(dsn=pg_dsn, jobs=2), quiet)
+    result = pipeline.run(db, build_plan(db), pipeline.RunOptions(dsn=pg_dsn, jobs=4), quiet)
+    assert pipeline.copy_streams(4) == 2
     with psycopg.connect(pg_dsn) as pg:
         assert pg.execute("SELECT count(*) FROM tenants").fetchone() == (before,)
     assert result.verified is not None and result.verified.equal

