@@ -360,3 +360,19 @@ def test_copy_streams_share_one_snapshot_or_one_reads_all(saas_db: Path, tmp_pat
         assert pg.execute("SELECT count(*) FROM tenants").fetchone() == (before,)
     assert result.verified is not None and result.verified.equal
     assert sum(r.rows for r in result.tables) == sum(t.rows for t in result.plan.tables)
+
+
+def test_a_cast_type_is_checked_in_full_even_on_the_profiled_snapshot(tmp_path: Path,
+                                                                        pg_dsn: str) -> None:
+    """--cast dup_doc=jsonb: the profile did not choose jsonb for it, so the copy must not
+    skip the duplicate-key search it skips for columns the profile cleared (jsonb would
+    keep only the last key, silently)."""
+    db = build_db(tmp_path / "tjb.db",
+                  (ROOT / "schemas" / "edge" / "time_json_bool.sql").read_text())
+    plan = build_plan(db, casts={"events.dup_doc": "jsonb"})
+    assert plan.table("events").column("dup_doc").pg_type == "jsonb"
+    assert [(b.table, b.column) for b in plan.blockers] == [("events", "dup_doc")]
+    plan.blockers = []  # (run refuses a plan with blockers: check the copy itself)
+    with pytest.raises(DataError, match=r"dup_doc.*duplicate keys"):
+        pipeline.run(db, plan, pipeline.RunOptions(dsn=pg_dsn), quiet)
+    assert tables_in(pg_dsn) == set()

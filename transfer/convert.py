@@ -146,17 +146,9 @@ def to_jsonb(arr: pa.Array) -> pa.Array:
     if duplicate_keys(arr) is not None:
         raise ConversionError("a JSON object with duplicate keys, of which jsonb keeps only "
                               "the last")
-    return to_jsonb_profiled(arr)
-
-
-@_checked
-def to_jsonb_profiled(arr: pa.Array) -> pa.Array:
-    """``to_jsonb`` without the duplicate-key search, for data the plan's profile read
-    (the copier uses it only when the source has not changed since; see copier)."""
     if len(arr) and pc.any(pc.match_substring(arr, "\\u0000")).as_py():
         raise ConversionError("\\u0000 in JSON, which jsonb rejects")
-    return pc.binary_join_element_wise(pa.scalar(b"\x01"), pc.cast(arr, pa.binary()),
-                                       pa.scalar(b""))
+    return _jsonb_profiled(arr)
 
 
 _KEY_END = r'"\s*:'  # every object key ends so (and few other places do)
@@ -268,11 +260,35 @@ CONVERTERS: dict[str, Callable[[pa.Array], pa.Array]] = {
 }
 
 
+@_checked
+def _text_profiled(arr: pa.Array) -> pa.Array:
+    return pc.cast(arr, pa.string()) if pa.types.is_binary(arr.type) else arr
+
+
+@_checked
+def _timestamp_profiled(arr: pa.Array) -> pa.Array:
+    return pc.cast(arr, pa.timestamp("us"))
+
+
+@_checked
+def _jsonb_profiled(arr: pa.Array) -> pa.Array:
+    return pc.binary_join_element_wise(pa.scalar(b"\x01"), pc.cast(arr, pa.binary()),
+                                       pa.scalar(b""))
+
+
+# For values the plan's profile read (the same snapshot): the searches it made over every
+# value (NUL bytes and UTF-8 of texts, UTC offsets in naive times, duplicate keys and
+# \u0000 in JSON) are not repeated. PostgreSQL still refuses NUL, invalid UTF-8 and
+# \u0000, loudly, should they appear; the parse of every time stays.
+PROFILED: dict[str, Callable[[pa.Array], pa.Array]] = {
+    "text": _text_profiled, "timestamp": _timestamp_profiled, "jsonb": _jsonb_profiled}
+
+
 def converter(name: str, profiled: bool = False) -> Callable[[pa.Array], pa.Array]:
     """The conversion ``name``; ``profiled``: the values are those the plan's profile
     checked, so searches the profile already made are skipped."""
-    if profiled and name == "jsonb":
-        return to_jsonb_profiled
+    if profiled and name in PROFILED:
+        return PROFILED[name]
     m = re.fullmatch(r"decimal\((\d+),(\d+)\)", name)
     if m:
         return to_decimal(int(m.group(1)), int(m.group(2)))

@@ -305,7 +305,8 @@ class Copier:
     def _read_table(self, conn: Any, t: TablePlan) -> None:
         q = self.queues[t.name]
         schema = wire_schema(t)
-        converters = [convert.converter(c.convert, self.profiled) for c in t.columns]
+        converters = [convert.converter(c.convert, self.profiled and c.profiled)
+                      for c in t.columns]
         done = self.resume.get(t.name, TableProgress())
         offset = done.rows
         for batch in reader.batches(conn, table_query(t, done), self.batch_rows):

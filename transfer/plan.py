@@ -64,6 +64,13 @@ class ColumnPlan:
     sequence_name: str | None = None
     decision: str | None = None  # set when the type differs from the rule's preference
     storage: dict[str, int] = field(default_factory=dict)
+    cast: str | None = None  # the type forced by --cast: the profile did not choose it
+
+    @property
+    def profiled(self) -> bool:
+        """The profile found every value fits this column's conversion (a --cast type is
+        the user's: its values were not tried)."""
+        return self.cast is None
 
 
 @dataclass
@@ -361,6 +368,12 @@ class Planner:
         plan.pg_type, plan.select, plan.convert, plan.decision = chosen
         if forced:
             plan.reason = f"--cast {t.name}.{c.name}={forced}"
+            plan.cast = forced
+            if cp.fits.get(plan.convert) is False:  # the profile tried it: a value failed
+                self.blockers.append(Note(t.name, c.name, f"--cast {forced}: some values do "
+                                          "not convert, so run would stop; cast to another "
+                                          "type or fix the rows", cp.fail_rows.get(plan.convert,
+                                                                                   [])))
         if plan.decision:
             rows = [r for rs in cp.fail_rows.values() for r in rs][:3]
             if cp.invalid_utf8_example:
