@@ -376,3 +376,25 @@ def test_a_cast_type_is_checked_in_full_even_on_the_profiled_snapshot(tmp_path: 
     with pytest.raises(DataError, match=r"dup_doc.*duplicate keys"):
         pipeline.run(db, plan, pipeline.RunOptions(dsn=pg_dsn), quiet)
     assert tables_in(pg_dsn) == set()
+
+
+def test_an_edited_plan_file_type_is_checked_in_full(tmp_path: Path, pg_dsn: str) -> None:
+    """A plan file edited to jsonb for a column the profile kept as json (duplicate keys):
+    the copy checks every value of it (it checks in full what the profile did not clear)."""
+    import json
+
+    from transfer.plan import load_plan, save_plan
+
+    db = build_db(tmp_path / "tjb.db",
+                  (ROOT / "schemas" / "edge" / "time_json_bool.sql").read_text())
+    plan_file = tmp_path / "plan.json"
+    save_plan(build_plan(db), plan_file)
+    data = json.loads(plan_file.read_text())
+    for t in data["tables"]:
+        for c in t["columns"]:
+            if c["name"] == "dup_doc":
+                assert (c["pg_type"], c["convert"]) == ("json", "text")
+                c["pg_type"], c["convert"] = "jsonb", "jsonb"
+    plan_file.write_text(json.dumps(data))
+    with pytest.raises(DataError, match=r"dup_doc.*duplicate keys"):
+        pipeline.run(db, load_plan(plan_file), pipeline.RunOptions(dsn=pg_dsn), quiet)

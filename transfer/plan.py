@@ -65,12 +65,14 @@ class ColumnPlan:
     decision: str | None = None  # set when the type differs from the rule's preference
     storage: dict[str, int] = field(default_factory=dict)
     cast: str | None = None  # the type forced by --cast: the profile did not choose it
+    # the conversion the profile found every value fits, when it chose it (not for a --cast,
+    # nor after an edit of the plan file changed ``convert``): see ``profiled``
+    verified: str | None = None
 
     @property
     def profiled(self) -> bool:
-        """The profile found every value fits this column's conversion (a --cast type is
-        the user's: its values were not tried)."""
-        return self.cast is None
+        """The profile tried this column's conversion on every value and chose it."""
+        return self.verified is not None and self.verified == self.convert
 
 
 @dataclass
@@ -366,6 +368,9 @@ class Planner:
         preferred = render_pg(rule.pg, params) if rule.pg else ""
         chosen = self.choose(rule.kind, preferred, params, c, cp, t, forced)
         plan.pg_type, plan.select, plan.convert, plan.decision = chosen
+        if not forced and (cp.ok(plan.convert) or (plan.convert == "text"
+                                                   and not cp.unholdable_text)):
+            plan.verified = plan.convert
         if forced:
             plan.reason = f"--cast {t.name}.{c.name}={forced}"
             plan.cast = forced
