@@ -100,7 +100,10 @@ def build_db(path: Path, script: str) -> Path:
 
 
 def saas_fixture(tmp_path_factory: pytest.TempPathFactory, scale: float) -> Path:
-    path = tmp_path_factory.mktemp("saas") / f"saas-{scale:g}.db"
+    return saas_fixture_at(tmp_path_factory.mktemp("saas") / f"saas-{scale:g}.db", scale)
+
+
+def saas_fixture_at(path: Path, scale: float) -> Path:
     make_fixture.build(path, scale=scale)
     return path
 

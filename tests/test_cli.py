@@ -129,3 +129,32 @@ def test_cli_reference_is_generated_from_the_commands() -> None:
 
     assert (ROOT / "docs" / "cli.md").read_text() == reference_markdown(), \
         "run scripts/cli_reference"
+
+
+def test_no_room_for_the_tenant_order_sort(tmp_path: Path, pg_dsn: str) -> None:
+    """Tenant order sorts through SQLite's temporary files; when they cannot be written
+    (here a file-size limit, as a full disk would), one sentence names the table and both
+    ways out, exit 2, the target as it was; --order source needs no such room."""
+    import resource
+    import signal
+
+    import psycopg
+    from conftest import saas_fixture_at
+
+    db = saas_fixture_at(tmp_path / "saas.db", 0.1)  # api_logs: 80,000 rows, sorted on disk
+
+    def small_files() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (65536, 65536))
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+
+    def limited(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "transfer", "run", str(db), "--to", pg_dsn,
+                               "--no-verify", "--quiet", *args], capture_output=True, text=True,
+                              timeout=120, preexec_fn=small_files)
+
+    proc = limited()
+    assert_one_sentence(proc, 2, "api_logs", "tenant order", "SQLITE_TMPDIR", "--order source")
+    with psycopg.connect(pg_dsn) as conn:
+        assert conn.execute("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'"
+                            ).fetchone() == (0,)
+    assert limited("--order", "source").returncode == 0

@@ -29,7 +29,7 @@ import adbc_driver_postgresql.dbapi as adbc_pg
 import pyarrow as pa
 
 from transfer import convert, reader, state, target
-from transfer.errors import DataError, TargetError
+from transfer.errors import DataError, SourceError, TargetError
 from transfer.plan import ColumnPlan, TablePlan
 from transfer.profile import quote_ident
 from transfer.settings import BATCH_ROWS, CHUNK_ROWS
@@ -309,19 +309,34 @@ class Copier:
                       for c in t.columns]
         done = self.resume.get(t.name, TableProgress())
         offset = done.rows
-        for batch in reader.batches(conn, table_query(t, done), self.batch_rows):
-            if self.stop.is_set():
-                return
-            position = TableProgress()  # of the batch's last row (read, not converted)
-            if t.rowid is not None:
-                position.last_rowid = batch.column(batch.num_columns - 1)[-1].as_py()
-                if t.tenant_order:
-                    position.last_key = batch.column(batch.num_columns - 2)[-1].as_py()
-            out, kept = _convert_batch(t, batch, schema, converters, offset, self.rejects)
-            offset += batch.num_rows
-            # the source rows ride along only when a refused row may have to be set aside
-            self._put(q, (out, position, kept if self.rejects is not None else None))
+        try:
+            for batch in reader.batches(conn, table_query(t, done), self.batch_rows):
+                if self.stop.is_set():
+                    return
+                self._send(t, q, batch, schema, converters, offset)
+                offset += batch.num_rows
+        except reader.ReadFailed as e:
+            if t.tenant_order and ("full" in e.cause or "I/O" in e.cause):
+                raise SourceError(
+                    f"table {t.name!r} could not be read in tenant order ({e.cause}): its sort "
+                    "writes temporary files about the table's size; point SQLITE_TMPDIR at a "
+                    "directory with room for them, or copy in rowid order with --order "
+                    "source.") from None
+            raise SourceError(f"table {t.name!r}: {e}") from None
         self._put(q, _DONE)
+
+    def _send(self, t: TablePlan, q: queue.Queue[object], batch: pa.RecordBatch,
+              schema: pa.Schema, converters: list[Callable[[pa.Array], pa.Array]],
+              offset: int) -> None:
+        """Convert one batch and hand it to the writer."""
+        position = TableProgress()  # of the batch's last row (read, not converted)
+        if t.rowid is not None:
+            position.last_rowid = batch.column(batch.num_columns - 1)[-1].as_py()
+            if t.tenant_order:
+                position.last_key = batch.column(batch.num_columns - 2)[-1].as_py()
+        out, kept = _convert_batch(t, batch, schema, converters, offset, self.rejects)
+        # the source rows ride along only when a refused row may have to be set aside
+        self._put(q, (out, position, kept if self.rejects is not None else None))
 
     def _put(self, q: queue.Queue[object], item: object) -> None:
         while not self.stop.is_set():

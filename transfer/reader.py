@@ -63,6 +63,16 @@ class MixedTypes(Exception):
     """A selected expression yielded more than one storage class."""
 
 
+class ReadFailed(SourceError):
+    """SQLite failed part-way through a read (I/O, corruption, no room for a sort)."""
+
+    def __init__(self, cause: str) -> None:
+        super().__init__(f"reading the source failed part-way ({cause}); check the room left "
+                         "for temporary files (SQLITE_TMPDIR) and the file (PRAGMA "
+                         "integrity_check).")
+        self.cause = cause
+
+
 def connect(path: Path) -> adbc_sqlite.Connection:
     """A read-only connection that waits for a writer's lock (as the sqlite3 connections
     do) instead of failing at once: a live application's WAL checkpoints take it briefly."""
@@ -131,7 +141,7 @@ def batches(conn: adbc_sqlite.Connection, query: str,
             except Exception as e:
                 if "Type mismatch" in str(e):
                     raise MixedTypes(str(e)) from None
-                raise
+                raise ReadFailed(str(e)) from None
             if skip:
                 drop = min(skip, batch.num_rows)
                 batch = batch.slice(drop)
