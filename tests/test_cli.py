@@ -3,6 +3,7 @@ traceback; plan's exit code reflects blockers."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -158,3 +159,19 @@ def test_no_room_for_the_tenant_order_sort(tmp_path: Path, pg_dsn: str) -> None:
         assert conn.execute("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'"
                             ).fetchone() == (0,)
     assert limited("--order", "source").returncode == 0
+
+
+def test_an_internal_error_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    """A bug (here one planted in the planner) is not a traceback, nor exit 1 (which CI reads
+    as 'the data differs'); SQLITE2PG_DEBUG=1 shows the traceback."""
+    db = build_db(tmp_path / "a.db", "CREATE TABLE t (id INTEGER PRIMARY KEY);")
+    code = ("import sys; import transfer.plan as p\n"
+            "def boom(*a, **k): raise RuntimeError('planted')\n"
+            "p.build_plan = boom\n"
+            f"sys.argv = ['sqlite2pg', 'plan', {str(db)!r}]\n"
+            "from transfer.cli import main; main()")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert_one_sentence(proc, 2, "internal error", "RuntimeError: planted", "SQLITE2PG_DEBUG")
+    debug = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                           env={**os.environ, "SQLITE2PG_DEBUG": "1"})
+    assert "Traceback" in debug.stderr

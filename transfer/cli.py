@@ -6,6 +6,7 @@ message on stderr and its exit code; nothing prints a traceback.
 
 from __future__ import annotations
 
+import os
 import sys
 from enum import StrEnum
 from pathlib import Path
@@ -458,6 +459,18 @@ def main() -> None:
     except KeyboardInterrupt:
         typer.echo("sqlite2pg: interrupted.", err=True)
         sys.exit(int(ExitCode.INTERRUPTED))
+    except Exception as e:
+        # A bug rather than bad input: said so in one line, and exit 2 ("could not do the
+        # job"), never 1, which a pipeline reads as "the data differs".
+        if os.environ.get("SQLITE2PG_DEBUG"):
+            raise
+        from transfer.target import redact
+
+        typer.echo(f"sqlite2pg: internal error ({type(e).__name__}: "
+                   f"{redact(str(e)).splitlines()[0] if str(e) else ''}); this is a bug: "
+                   "please report it with the output of the same command run with "
+                   "SQLITE2PG_DEBUG=1.", err=True)
+        sys.exit(int(ExitCode.FAILED))
 
 
 # Defaults that depend on the machine or the environment, as the reference states them.
