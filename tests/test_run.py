@@ -398,3 +398,19 @@ def test_an_edited_plan_file_type_is_checked_in_full(tmp_path: Path, pg_dsn: str
     plan_file.write_text(json.dumps(data))
     with pytest.raises(DataError, match=r"dup_doc.*duplicate keys"):
         pipeline.run(db, load_plan(plan_file), pipeline.RunOptions(dsn=pg_dsn), quiet)
+
+
+def test_plan_predicts_the_values_a_cast_cannot_carry(tmp_path: Path) -> None:
+    """The profile tries each --cast type on its column, so plan names what run would stop
+    on (schemas/edge/time_json_bool.sql): a blocker with example rows for each cast some
+    value cannot take, none for the casts every value takes."""
+    db = build_db(tmp_path / "tjb.db",
+                  (ROOT / "schemas" / "edge" / "time_json_bool.sql").read_text())
+    casts = {"events.not_json": "jsonb", "events.dup_doc": "jsonb", "events.nul_doc": "json",
+             "events.word_flag": "timestamp", "events.bad_date": "timestamp",
+             "events.naive": "timestamp", "events.zoned": "timestamptz", "events.day": "date",
+             "events.doc": "jsonb", "events.flag": "boolean"}
+    plan = build_plan(db, casts=casts)
+    blocked = sorted(b.column or "" for b in plan.blockers)
+    assert blocked == ["bad_date", "dup_doc", "not_json", "word_flag"], plan.blockers
+    assert all(b.rows for b in plan.blockers)  # each with an example row

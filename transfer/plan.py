@@ -248,6 +248,7 @@ def build_plan(path: Path, type_map: TypeMap | None = None,
                 if rule.kind == "numeric" and params:
                     numeric.setdefault(t.name, {})[c.name] = (params["p"], params["s"])
         _check_casts(cat, casts)
+        _profile_casts(cat, casts, kinds, numeric)
         profiles = profile_mod.profile_all(path, cat, kinds, numeric, sample, jobs)
         reader.release_memory()
         return Planner(conn, cat, profiles, type_map, casts, ident).plan()
@@ -271,6 +272,41 @@ def _check_casts(cat: Catalog, casts: dict[str, str]) -> None:
         except KeyError:
             raise PlanError(f"--cast {key}: no such table.column in the source; use "
                             "the SQLite names as 'plan' lists them.") from None
+
+
+# The profile kind whose trials tell whether the values fit a --cast type.
+CAST_KINDS = {"timestamp": "timestamp", "timestamptz": "timestamp", "date": "date",
+              "jsonb": "json", "json": "json", "boolean": "boolean", "numeric": "numeric"}
+
+
+def _profile_casts(cat: Catalog, casts: dict[str, str], kinds: dict[str, dict[str, str]],
+                   numeric: dict[str, dict[str, tuple[int, int]]]) -> None:
+    """Have the profile try each --cast type on its column's values, so that ``plan``
+    predicts the values ``run`` would stop on."""
+    for key, forced in casts.items():
+        table, _, column = key.partition(".")
+        t = cat.table(table)
+        c = t.column(column)
+        base = forced.lower().split("(")[0].strip()
+        if base in CAST_KINDS:
+            kinds[t.name][c.name] = CAST_KINDS[base]
+        m = re.match(r"numeric\s*\(\s*(\d+)\s*,\s*(\d+)\s*\)", forced.lower())
+        if m:
+            numeric.setdefault(t.name, {})[c.name] = (int(m.group(1)), int(m.group(2)))
+
+
+# Values a conversion refuses, as the profile's named predicates (for example rows when
+# the profile's SQL path, which counts rather than tries, found them).
+_FITS_SQL = {"timestamp": ["ts_naive"], "timestamptz": ["ts_naive", "ts_offset"],
+             "date": ["date_iso"], "json": ["json_valid"], "jsonb": ["json_valid"],
+             "bool": ["bool_int", "bool_text"]}
+
+
+def _misfit_sql(conversion: str, column: str) -> str:
+    fits = " OR ".join(predicate(p, column) for p in _FITS_SQL.get(conversion, []))
+    if conversion == "jsonb":
+        fits = f"({fits}) AND NOT {predicate('json_nul', column)}"
+    return f"{quote_ident(column)} IS NOT NULL AND NOT ({fits})"
 
 
 class Planner:
@@ -374,11 +410,17 @@ class Planner:
         if forced:
             plan.reason = f"--cast {t.name}.{c.name}={forced}"
             plan.cast = forced
-            if cp.fits.get(plan.convert) is False:  # the profile tried it: a value failed
+            tried = "json" if forced.lower().strip() == "json" else plan.convert
+            misfit = cp.fits.get(tried) is False  # the profile tried it: a value failed
+            if plan.convert.startswith("decimal") and cp.numeric_fit is not None:
+                misfit = cp.numeric_fit < cp.non_null
+            if misfit:
                 self.blockers.append(Note(t.name, c.name, f"--cast {forced}: some values do "
                                           "not convert, so run would stop; cast to another "
-                                          "type or fix the rows", cp.fail_rows.get(plan.convert,
-                                                                                   [])))
+                                          "type or fix the rows",
+                                          cp.fail_rows.get(tried) or (self.rows_where(
+                                              t, c, _misfit_sql(tried, c.name))
+                                              if tried in _FITS_SQL else [])))
         if plan.decision:
             rows = [r for rs in cp.fail_rows.values() for r in rs][:3]
             if cp.invalid_utf8_example:
