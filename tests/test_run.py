@@ -414,3 +414,42 @@ def test_plan_predicts_the_values_a_cast_cannot_carry(tmp_path: Path) -> None:
     blocked = sorted(b.column or "" for b in plan.blockers)
     assert blocked == ["bad_date", "dup_doc", "not_json", "word_flag"], plan.blockers
     assert all(b.rows for b in plan.blockers)  # each with an example row
+
+
+def test_values_written_after_the_plan_in_another_storage_class(tmp_path: Path,
+                                                                pg_dsn: str) -> None:
+    """The plan (a reviewed file) read integers in n, texts in v and reals in w; then the
+    application wrote text into n, a real into v and an integer beyond 2^53 into w (the
+    driver refuses the first; it would turn the second into its own text, not SQLite's,
+    and round the third, silently). Stop names the row; reject sets the rows aside (read
+    again fully guarded from the last batch sent) and the final verify reports them."""
+    import json
+
+    from transfer.plan import load_plan, save_plan
+
+    db = build_db(tmp_path / "live.db", "CREATE TABLE t (id INTEGER PRIMARY KEY, n INTEGER, v,"
+                  " w); INSERT INTO t VALUES (1, 10, 'a', 1.5), (2, 20, 'b', 2.5), "
+                  "(3, NULL, NULL, NULL);")
+    plan_file = tmp_path / "plan.json"
+    save_plan(build_plan(db), plan_file)
+    with sqlite3.connect(db) as conn:
+        conn.execute("INSERT INTO t VALUES (4, 'forty', 'd', 4.5), (5, 50, 0.1 + 0.2, 5.5), "
+                     "(6, 60, 'f', 1152921504606846977), (7, 70, 'g', 7)")
+    with pytest.raises(DataError, match=r"column 'n'.*id=4.*'forty'.*holds a text value"):
+        pipeline.run(db, load_plan(plan_file), pipeline.RunOptions(dsn=pg_dsn), quiet)
+    assert tables_in(pg_dsn) == set()
+
+    result = pipeline.run(db, load_plan(plan_file), pipeline.RunOptions(
+        dsn=pg_dsn, reject_dir=tmp_path / "rej", batch_rows=2), quiet)
+    lines = [json.loads(x) for f in (tmp_path / "rej").glob("*/*.jsonl")
+             for x in f.read_text().splitlines()]
+    assert sorted((x["key"], x["column"], x["values"][x["column"]]) for x in lines) == [
+        ("id=4", "n", "'forty'"), ("id=5", "v", "0.30000000000000004"),
+        ("id=6", "w", "1152921504606846977")]
+    with psycopg.connect(pg_dsn) as conn:
+        assert conn.execute("SELECT id, n, v, w FROM t ORDER BY id").fetchall() == [
+            (1, 10, "a", 1.5), (2, 20, "b", 2.5), (3, None, None, None), (7, 70, "g", 7.0)]
+    assert result.verified is not None and not result.verified.equal
+    (table,) = result.verified.tables
+    assert sorted(str(d) for d in table.differences) == [
+        f"row id={i} is missing in PostgreSQL" for i in (4, 5, 6)]

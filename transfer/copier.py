@@ -27,6 +27,7 @@ from typing import Any
 
 import adbc_driver_postgresql.dbapi as adbc_pg
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from transfer import convert, reader, state, target
 from transfer.errors import DataError, SourceError, TargetError
@@ -79,10 +80,73 @@ def wire_schema(t: TablePlan) -> pa.Schema:
     return pa.schema([pa.field(c.pg_name, wire_type(c.convert)) for c in t.columns])
 
 
-def table_query(t: TablePlan, after: TableProgress | None = None) -> str:
-    """The copy's query. With a rowid: the rowid last, rows after the position ``after``,
-    in rowid order, or in tenant order with the tenant key's SQLite literal before it."""
+def guarded(t: TablePlan) -> list[int]:
+    """Indices of the columns read as they are stored (no converting expression): their
+    values must be of the storage class the plan read (see ``table_query``)."""
+    return [i for i, c in enumerate(t.columns) if c.select == quote_ident(c.name)]
+
+
+_BEYOND_DOUBLE = "({q} > 9007199254740992 OR {q} < -9007199254740992)"
+# Storage classes read exactly as each planned one: the driver turns an integer into its
+# digits as text and into a double (up to 2^53), text into its bytes.
+_EXACT = {"integer": ("integer",), "real": ("real", "integer"), "text": ("text", "integer"),
+          "blob": ("blob", "text")}
+# What it turns silently into each, not as the plan would: a real into its own text (-0.0
+# loses its sign; 1e16 reads 10000000000000000.0, SQLite's text is 1.0e+16), an integer
+# beyond 2^53 into a rounded double.
+_INEXACT = {"text": "typeof({q}) IN ('real', 'blob')",
+            "blob": "typeof({q}) IN ('real', 'integer')",
+            "real": f"typeof({{q}}) = 'integer' AND {_BEYOND_DOUBLE}"}
+
+
+def guarded_exprs(t: TablePlan, full: bool = False) -> list[tuple[str, str]]:
+    """The table's (expression, storage class) pairs with the guard of ``table_query``.
+
+    A value is named when it is of a storage class the plan did not see that the driver
+    would not read exactly (``_EXACT``). Light (``full`` False): only those the driver would
+    change silently are tested; it refuses the others, which stops the read
+    (``reader.MixedTypes``); then ``full`` tests them all, reading each as NULL."""
     exprs = [(c.select, source_class(c)) for c in t.columns]
+    tests = []
+    for i in guarded(t):
+        q, cls = exprs[i]
+        if full:
+            exact = ", ".join(f"'{k}'" for k in _EXACT[cls])
+            bad = f"typeof({q}) NOT IN ({exact}, 'null')"
+            if cls == "real":
+                bad = f"({bad} OR (typeof({q}) = 'integer' AND {_BEYOND_DOUBLE.format(q=q)}))"
+            exprs[i] = (f"CASE WHEN NOT {bad} THEN {q} END", cls)
+        elif cls in _INEXACT:
+            bad = _INEXACT[cls].format(q=q)
+        else:
+            continue
+        tests.append(f"WHEN {bad} THEN '{i + 1},' || typeof({q}) || ',' || quote({q})")
+    return [*exprs, (f"CASE {' '.join(tests)} END" if tests else "NULL", "text")]
+
+
+def misfits(batch: pa.RecordBatch, t: TablePlan) -> list[tuple[int, int, str, str]]:
+    """(row, column index, storage class, SQLite literal) of each value a guarded batch
+    (see ``guarded_exprs``) holds as NULL for having another storage class than planned."""
+    flags = batch.column(len(t.columns))
+    if flags.null_count == len(flags):
+        return []
+    out = []
+    for i in pc.indices_nonzero(pc.is_valid(flags)).to_pylist():
+        number, stored, value = str(flags[i].as_py()).split(",", 2)
+        out.append((i, int(number) - 1, stored, value))
+    return out
+
+
+def table_query(t: TablePlan, after: TableProgress | None = None, guard: str = "") -> str:
+    """The copy's query. With a rowid: the rowid last, rows after the position ``after``,
+    in rowid order, or in tenant order with the tenant key's SQLite literal before it.
+
+    ``guard`` (for rows the plan's profile did not read: "light" or "full", see
+    ``guarded_exprs``): one more column, after the table's, names the first value of the
+    row whose storage class the plan did not expect as "<column number>,<storage
+    class>,<SQLite literal>" (NULL: none)."""
+    exprs = guarded_exprs(t, guard == "full") if guard else [
+        (c.select, source_class(c)) for c in t.columns]
     if t.rowid is None:
         return reader.typed_query(t.name, exprs)
     after = after or TableProgress()
@@ -159,9 +223,11 @@ class RejectLog:
         self.lock = threading.Lock()
 
     def write(self, t: TablePlan, batch: pa.RecordBatch, index: int, offset: int,
-              column: str | None, reason: str) -> None:
+              column: str | None, reason: str, source: dict[str, str] | None = None) -> None:
+        """``source``: values the batch does not hold, as SQLite literals, by column."""
         values = {c.name: _json_value(batch.column(i)[index].as_py())
                   for i, c in enumerate(t.columns)}
+        values.update(source or {})
         line = json.dumps({"table": t.name, "row": offset + index + 1,
                            "key": _row_key(t, batch, index), "column": column,
                            "reason": reason, "values": values}, ensure_ascii=False)
@@ -309,12 +375,31 @@ class Copier:
                       for c in t.columns]
         done = self.resume.get(t.name, TableProgress())
         offset = done.rows
+        # Rows the plan's profile did not read: guarded (light first; a table with a value
+        # the driver cannot read is read again from the last row sent, fully guarded).
+        guard = "" if self.profiled or not guarded(t) else "full" if t.rowid is None \
+            else "light"
+        position = TableProgress(done.rows, done.last_rowid, last_key=done.last_key)
         try:
-            for batch in reader.batches(conn, table_query(t, done), self.batch_rows):
-                if self.stop.is_set():
-                    return
-                self._send(t, q, batch, schema, converters, offset)
-                offset += batch.num_rows
+            while True:
+                try:
+                    for batch in reader.batches(conn, table_query(t, position, guard),
+                                                self.batch_rows):
+                        if self.stop.is_set():
+                            return
+                        n = batch.num_rows
+                        if guard:
+                            batch = self._misfits(t, batch, offset)
+                        if batch.num_rows:
+                            position = self._send(t, q, batch, schema, converters, offset)
+                        offset += n
+                    break
+                except reader.MixedTypes:
+                    if guard != "light":
+                        raise DataError(f"table {t.name!r} holds a value of another storage "
+                                        "class than the plan read (the source changed since "
+                                        "the plan?); make the plan again.") from None
+                    guard = "full"
         except reader.ReadFailed as e:
             if t.tenant_order and ("full" in e.cause or "I/O" in e.cause):
                 raise SourceError(
@@ -325,10 +410,32 @@ class Copier:
             raise SourceError(f"table {t.name!r}: {e}") from None
         self._put(q, _DONE)
 
+    def _misfits(self, t: TablePlan, batch: pa.RecordBatch,
+                 offset: int) -> pa.RecordBatch:
+        """Stop at a row holding a value of another storage class than the plan read (the
+        source changed since the plan), or, rejecting, set such rows aside; the batch
+        without them (and without the guard column)."""
+        found = misfits(batch, t)
+        if not found:
+            return batch.remove_column(len(t.columns))
+        for i, k, stored, value in found:
+            col = t.columns[k]
+            reason = (f"holds a {stored} value where the plan read {source_class(col)} values "
+                      "(the source changed since the plan)")
+            if self.rejects is None:
+                raise DataError(
+                    f"table {t.name!r}, column {col.name!r}, row {offset + i + 1} of the copy "
+                    f"({_row_key(t, batch, i)}): value {value[:80]!r} {reason}; make the plan "
+                    f"again, override the type with --cast {t.name}.{col.name}=text, or set "
+                    "rows like it aside with --on-error reject.")
+            self.rejects.write(t, batch, i, offset, col.name, reason, {col.name: value})
+        return batch.filter(pc.is_null(batch.column(len(t.columns)))).remove_column(
+            len(t.columns))
+
     def _send(self, t: TablePlan, q: queue.Queue[object], batch: pa.RecordBatch,
               schema: pa.Schema, converters: list[Callable[[pa.Array], pa.Array]],
-              offset: int) -> None:
-        """Convert one batch and hand it to the writer."""
+              offset: int) -> TableProgress:
+        """Convert one batch and hand it to the writer; the position of its last row."""
         position = TableProgress()  # of the batch's last row (read, not converted)
         if t.rowid is not None:
             position.last_rowid = batch.column(batch.num_columns - 1)[-1].as_py()
@@ -337,6 +444,7 @@ class Copier:
         out, kept = _convert_batch(t, batch, schema, converters, offset, self.rejects)
         # the source rows ride along only when a refused row may have to be set aside
         self._put(q, (out, position, kept if self.rejects is not None else None))
+        return position
 
     def _put(self, q: queue.Queue[object], item: object) -> None:
         while not self.stop.is_set():

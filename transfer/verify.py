@@ -55,7 +55,7 @@ import pyarrow.compute as pc
 from psycopg import sql
 
 from transfer import reader, target
-from transfer.copier import source_class
+from transfer.copier import guarded_exprs, misfits
 from transfer.plan import ColumnPlan, Plan, TablePlan
 from transfer.profile import quote_ident
 from transfer.settings import BATCH_ROWS, JOBS, VERIFY_CHUNK_ROWS, VERIFY_LIMIT
@@ -458,13 +458,20 @@ class TableVerifier:
         self.batch_rows = batch_rows
 
     # SQLite ---------------------------------------------------------------------------
-    def _source_batches(self, conn: Any, where: str | None = None
+    def _source_batches(self, conn: Any, where: str | None = None, full: bool = False
                         ) -> Iterator[tuple[pa.RecordBatch, list[pa.Array]]]:
-        exprs = [(c.select, source_class(c)) for c in self.t.columns]
-        query = reader.typed_query(self.t.name, exprs, where=where)
+        # guarded (see copier.guarded_exprs; ``full`` once the light guard met a value the
+        # driver cannot read): a value of another storage class than planned is named in
+        # one more column, and its field becomes a text no PostgreSQL field can equal (a
+        # NUL, then its SQLite literal): its row differs
+        query = reader.typed_query(self.t.name, guarded_exprs(self.t, full), where=where)
         for batch in reader.batches(conn, query, self.batch_rows):
             fields = [fields_of(source_value_text(batch.column(i), c, k))
                       for i, (c, k) in enumerate(zip(self.t.columns, self.kinds, strict=True))]
+            for i, k, _stored, value in misfits(batch, self.t):
+                patched = fields[k].to_pylist()
+                patched[i] = "\x00" + value
+                fields[k] = pa.array(patched, fields[k].type)
             yield batch, fields
 
     def _hashes(self, fields: list[pa.Array], buckets: bool) -> tuple[list[int], list[int]]:
@@ -480,9 +487,16 @@ class TableVerifier:
         return hashes, [int.from_bytes(d[:4], "big") % n for d in key_d]
 
     def source_side(self, conn: Any, with_buckets: bool, where: str | None = None) -> _Side:
+        try:
+            return self._source_side(conn, with_buckets, where, False)
+        except reader.MixedTypes:
+            return self._source_side(conn, with_buckets, where, True)
+
+    def _source_side(self, conn: Any, with_buckets: bool, where: str | None, full: bool
+                     ) -> _Side:
         rows, total = 0, 0
         buckets: dict[int, tuple[int, int]] = {}
-        for batch, fields in self._source_batches(conn, where):
+        for batch, fields in self._source_batches(conn, where, full):
             hashes, numbers = self._hashes(fields, with_buckets)
             rows += batch.num_rows
             total += sum(hashes)
@@ -493,8 +507,15 @@ class TableVerifier:
 
     def source_rows_in(self, conn: Any, buckets: set[int]) -> dict[str, tuple[str, list[str]]]:
         """key digest -> (displayed key, column fields) of the source rows in ``buckets``."""
+        try:
+            return self._source_rows_in(conn, buckets, False)
+        except reader.MixedTypes:
+            return self._source_rows_in(conn, buckets, True)
+
+    def _source_rows_in(self, conn: Any, buckets: set[int], full: bool
+                        ) -> dict[str, tuple[str, list[str]]]:
         out: dict[str, tuple[str, list[str]]] = {}
-        for batch, fields in self._source_batches(conn):
+        for batch, fields in self._source_batches(conn, full=full):
             _h, numbers = self._hashes(fields, True)
             picked = [i for i, x in enumerate(numbers) if x in buckets]
             if not picked:
