@@ -85,6 +85,13 @@ def test_sigkill_leaves_target_as_it_was_and_resume_completes(
     assert before["api_logs"][0] == 8000
 
     proc = start_paused(point, str(bigger_db), "--to", pg_dsn, "--if-exists", "replace")
+    if point == "post-data":  # no autovacuum on the staging tables until the switch
+        with psycopg.connect(pg_dsn) as conn:
+            held = conn.execute("SELECT count(*) FROM pg_class c JOIN pg_namespace n ON "
+                                "n.oid = c.relnamespace WHERE n.nspname LIKE 'sqlite2pg_staging%%' "
+                                "AND c.relkind = 'r' AND 'autovacuum_enabled=false' = "
+                                "ANY(c.reloptions)").fetchone()
+        assert held == (8,)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait(timeout=30)
     assert fingerprint(pg_dsn) == before  # exactly as it was
@@ -103,7 +110,10 @@ def test_sigkill_leaves_target_as_it_was_and_resume_completes(
     with psycopg.connect(pg_dsn) as conn:  # keys are in place: no row can be there twice
         pk = conn.execute("SELECT count(*) FROM pg_constraint WHERE contype = 'p' AND "
                           "connamespace = 'public'::regnamespace").fetchone()
+        options = conn.execute("SELECT count(*) FROM pg_class WHERE relnamespace = "
+                               "'public'::regnamespace AND reloptions IS NOT NULL").fetchone()
     assert pk == (8,)
+    assert options == (0,)  # autovacuum is back on in the switched tables
 
     back = sqlite2pg("rollback", "--to", pg_dsn)
     assert back.returncode == 0, back.stderr

@@ -190,6 +190,7 @@ def _load(source: Path, plan: Plan, opts: RunOptions, log: Callable[[str], None]
                 sql.Identifier(staging)))
             for st in ddl.pre_data(plan):
                 conn.execute(st.sql.encode())
+            target.hold_autovacuum(conn, staging, names)
             state.mark_done(conn, run_id, "pre-data")
             faults.pause("pre-data")
             conn.commit()

@@ -127,12 +127,26 @@ def switch(conn: Conn, staging: str, target: str,
             raise ConflictError(f"the target schema {target!r} has {', '.join(left)}, which "
                                 "are not tables or views of the same names; rename or drop "
                                 "them and run again.")
+    for name in tables:
+        if name in in_staging:  # autovacuum back on (see hold_autovacuum)
+            conn.execute(sql.SQL("ALTER TABLE {} RESET (autovacuum_enabled)").format(
+                sql.Identifier(staging, name)))
     for names, kind in ((tables, "r"), (views, "v")):
         for name in names:
             if name in in_staging:
                 set_schema(conn, staging, name, kind, target)
     drop_schema(conn, staging)
     return backup
+
+
+def hold_autovacuum(conn: Conn, staging: str, tables: list[str]) -> None:
+    """No autovacuum on the staging tables until the switch: one would start on a table
+    just loaded while its indexes are built (its CPU and I/O taken from them) and hold it
+    until the first ALTER TABLE waits out deadlock_timeout to cancel it. The run analyzes
+    each table itself; ``switch`` resets the option."""
+    for name in tables:
+        conn.execute(sql.SQL("ALTER TABLE {} SET (autovacuum_enabled = false)").format(
+            sql.Identifier(staging, name)))
 
 
 def set_schema(conn: Conn, schema: str, name: str,
