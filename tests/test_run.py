@@ -314,16 +314,18 @@ def test_the_copy_snapshot_begins_when_opened(tmp_path: Path, journal: str) -> N
         conn.close()
 
 
+@pytest.mark.parametrize("when", ["between the streams", "while the first opens"])
 def test_copy_streams_share_one_snapshot_or_one_reads_all(saas_db: Path, tmp_path: Path,
-                                                          pg_dsn: str,
+                                                          pg_dsn: str, when: str,
                                                           monkeypatch: pytest.MonkeyPatch) -> None:
-    """A commit lands after the first copy stream's snapshot opened and before the second
-    one's: the second must not take part (it would read the newer rows)."""
+    """A commit lands after the first copy stream's snapshot opened, before the second
+    one's (or before the first read its own identity): the second must not take part (it
+    would read the newer rows)."""
     import subprocess
     import sys
     import threading
 
-    from transfer import copier
+    from transfer import copier, reader
 
     db = tmp_path / "live.db"
     db.write_bytes(saas_db.read_bytes())
@@ -331,18 +333,22 @@ def test_copy_streams_share_one_snapshot_or_one_reads_all(saas_db: Path, tmp_pat
         conn.execute("PRAGMA journal_mode=WAL")
         before = conn.execute("SELECT count(*) FROM tenants").fetchone()[0]
 
+    def commit() -> None:
+        subprocess.run([sys.executable, "-c", "import sqlite3, sys; c = sqlite3.connect("
+                        "sys.argv[1]); c.execute(\"INSERT INTO tenants (name, slug) "
+                        "VALUES ('late', 'late')\"); c.commit()", str(db)], check=True)
+
     class CommitBetween(copier.Copier):
-        """The second stream opens after a commit; the first waits for it to finish (or
-        to stand aside) before taking a table, so that the second would read them all."""
+        """The first stream waits for the second to finish (or to stand aside) before
+        taking a table, so that the second would read them all."""
         second_done = threading.Event()
 
         def _read_stream(self, k: int) -> None:
             if k != 1:
                 return super()._read_stream(k)
             self.opened.wait()
-            subprocess.run([sys.executable, "-c", "import sqlite3, sys; c = sqlite3.connect("
-                            "sys.argv[1]); c.execute(\"INSERT INTO tenants (name, slug) "
-                            "VALUES ('late', 'late')\"); c.commit()", str(db)], check=True)
+            if when == "between the streams":
+                commit()
             try:
                 super()._read_stream(k)
             finally:
@@ -353,6 +359,15 @@ def test_copy_streams_share_one_snapshot_or_one_reads_all(saas_db: Path, tmp_pat
                 self.second_done.wait(timeout=60)
             return super()._next_table()
 
+    opened = reader.open_snapshot
+
+    def open_then_commit(conn: object) -> None:
+        opened(conn)  # type: ignore[arg-type]
+        if threading.current_thread().name == "sqlite2pg-reader-0":
+            commit()
+
+    if when == "while the first opens":
+        monkeypatch.setattr(reader, "open_snapshot", open_then_commit)
     monkeypatch.setattr(copier, "Copier", CommitBetween)
     result = pipeline.run(db, build_plan(db), pipeline.RunOptions(dsn=pg_dsn, jobs=4), quiet)
     assert pipeline.copy_streams(4) == 2
