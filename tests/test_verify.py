@@ -124,3 +124,53 @@ def test_missing_table_cannot_be_verified(migrated: tuple[Path, Plan, str]) -> N
     assert proc.returncode == 2
     assert "webhook_deliveries" in proc.stdout
     assert "Traceback" not in proc.stderr
+
+
+def test_verify_reads_one_snapshot_of_a_live_source(saas_db: Path, tmp_path: Path,
+                                                    pg_dsn: str,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """The application commits (a row in api_logs, one in tenants) after the worker
+    processes' snapshots began and before this process's: the pieces they computed are
+    computed again here, so both tables are compared as of one snapshot (both differ, or
+    neither), never api_logs as before the commit and tenants as after it."""
+    import os
+    import sqlite3
+    import time
+
+    from transfer import reader
+
+    db = tmp_path / "live.db"
+    db.write_bytes(saas_db.read_bytes())
+    with sqlite3.connect(db) as conn:
+        conn.execute("PRAGMA journal_mode=WAL")
+    plan = build_plan(db)
+    pipeline.run(db, plan, pipeline.RunOptions(dsn=pg_dsn, verify=False), quiet)
+
+    marker, done = tmp_path / "committing", tmp_path / "committed"
+    parent = os.getpid()
+    pinned = reader.pinned_snapshot
+
+    def pin_then_commit(conn: object, path: Path) -> object:
+        if os.getpid() == parent:  # this process's snapshot begins after the commit
+            deadline = time.monotonic() + 60
+            while not done.exists() and time.monotonic() < deadline:
+                time.sleep(0.01)
+            return pinned(conn, path)  # type: ignore[arg-type]
+        seen = pinned(conn, path)  # type: ignore[arg-type]
+        try:  # the first worker to get here commits, once
+            os.close(os.open(marker, os.O_CREAT | os.O_EXCL))
+        except FileExistsError:
+            return seen
+        subprocess.run([sys.executable, "-c", "import sqlite3, sys; c = sqlite3.connect("
+                        "sys.argv[1]); c.execute(\"INSERT INTO tenants (name, slug) VALUES "
+                        "('late', 'late')\"); c.execute(\"UPDATE api_logs SET status_code = "
+                        "999 WHERE id = 1\"); c.commit()", str(path)], check=True)
+        done.touch()
+        return seen
+
+    monkeypatch.setattr(reader, "pinned_snapshot", pin_then_commit)
+    monkeypatch.setattr(verify, "SPLIT_ROWS", 1000)  # api_logs in pieces, by the workers
+    result = verify.verify(db, plan, pg_dsn, jobs=2)
+    assert done.exists()
+    differing = sorted(t.table for t in result.tables if not t.equal)
+    assert differing == ["api_logs", "tenants"]

@@ -34,7 +34,6 @@ from transfer.errors import DataError, SourceError, TargetError
 from transfer.plan import ColumnPlan, TablePlan
 from transfer.profile import quote_ident
 from transfer.settings import BATCH_ROWS, CHUNK_ROWS
-from transfer.source import snapshot_identity
 from transfer.state import TableProgress
 
 QUEUE_DEPTH = 2
@@ -329,25 +328,21 @@ class Copier:
                 self.opened.wait()
                 if self.identity is None:
                     return  # the first stream failed
-            before = snapshot_identity(self.source_path)
-            reader.open_snapshot(conn)
+            identity = reader.pinned_snapshot(conn, self.source_path)
             cur.execute("PRAGMA journal_mode")
             wal = str(cur.fetchall()[0][0]).lower() == "wal"
             cur.close()
-            identity = snapshot_identity(self.source_path)
-            # No commit while the snapshot opened: the identity is that of the rows it reads.
-            stable = identity == before
             if k == 0:
-                # (a commit while it opened: an identity no later reading equals, so that
-                # no stream joins and the final verify reads this very snapshot)
-                self.identity = identity if stable else {**identity, "moving": True}
-                # Unchanged since the plan's profile began (no commit since: checked after
-                # the snapshot opened), the rows are those profiled: searches done there
-                # (duplicate JSON keys) are not repeated. Otherwise everything is checked.
+                # (a commit while it began: an identity no reading equals, so that no stream
+                # joins and the final verify reads this very snapshot)
+                self.identity = identity or {"moving": True}
+                # Unchanged since the plan's profile began (no commit since), the rows are
+                # those profiled: searches done there (duplicate JSON keys) are not
+                # repeated. Otherwise everything is checked.
                 self.profiled = self.profiled_snapshot is not None and \
                     identity == self.profiled_snapshot
                 self.opened.set()
-            elif not stable or identity != self.identity:
+            elif identity is None or identity != self.identity:
                 return  # a commit came between: not the same snapshot; the others read all
             while (t := self._next_table()) is not None:
                 self.assigned[k].put(t)

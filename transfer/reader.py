@@ -16,13 +16,14 @@ import os
 import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import adbc_driver_sqlite.dbapi as adbc_sqlite
 import pyarrow as pa
 
 from transfer.errors import SourceError
 from transfer.settings import BATCH_ROWS
-from transfer.source import BUSY_TIMEOUT_MS
+from transfer.source import BUSY_TIMEOUT_MS, snapshot_identity
 
 SENTINELS = {"integer": "0", "real": "0.0", "text": "''", "blob": "x''"}
 
@@ -99,6 +100,16 @@ def open_snapshot(conn: adbc_sqlite.Connection) -> None:
         cur.fetchall()
     finally:
         cur.close()
+
+
+def pinned_snapshot(conn: adbc_sqlite.Connection, path: Path) -> dict[str, Any] | None:
+    """``open_snapshot``, and the source identity of the rows it reads: read before and
+    after it begins, equal when no commit came meanwhile (None otherwise). Two snapshots
+    with the same identity read the same rows."""
+    before = snapshot_identity(path)
+    open_snapshot(conn)
+    after = snapshot_identity(path)
+    return after if after == before else None
 
 
 def typed_query(table: str, exprs: list[tuple[str, str]], where: str | None = None,

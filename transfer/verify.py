@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import itertools
 import json
 import math
 import multiprocessing as mp
@@ -663,10 +664,16 @@ def _source_tasks(source: Path, checkers: list[TableVerifier], jobs: int
                 lo, hi = cur.fetchall()[0]
                 cur.close()
                 if lo is not None:
+                    # (open at both ends: rows of another snapshot than this one's, read
+                    # again in one snapshot if need be, fall in exactly one range too)
                     n = jobs * 2
                     step = (hi - lo) // n + 1
-                    tasks += [(i, f"{t.rowid} >= {lo + k * step} AND {t.rowid} < "
-                               f"{lo + (k + 1) * step}") for k in range(n)]
+                    cuts = [lo + k * step for k in range(1, n)]
+                    bounds = [f"{t.rowid} < {cuts[0]}"] + [
+                        f"{t.rowid} >= {a} AND {t.rowid} < {b}"
+                        for a, b in itertools.pairwise(cuts)] + [
+                        f"{t.rowid} >= {cuts[-1]}"]
+                    tasks += [(i, where) for where in bounds]
                     continue
             tasks.append((i, None))
     finally:
@@ -674,9 +681,13 @@ def _source_tasks(source: Path, checkers: list[TableVerifier], jobs: int
     return sorted(tasks, key=lambda task: -checkers[task[0]].t.rows)
 
 
-def _source_piece(source: Path, tv: TableVerifier, where: str | None) -> _Side:
+def _source_piece(source: Path, tv: TableVerifier, where: str | None
+                  ) -> tuple[_Side, dict[str, Any] | None]:
+    """One piece of the source side, in a worker process: the side and the identity of the
+    snapshot it read (None: a commit came as it began)."""
     with reader.connect(source) as conn:
-        return tv.source_side(conn, with_buckets=False, where=where)
+        identity = reader.pinned_snapshot(conn, source)
+        return tv.source_side(conn, with_buckets=False, where=where), identity
 
 
 def verify(source: Path, plan: Plan, dsn: str, schema: str = "public",
@@ -688,9 +699,10 @@ def verify(source: Path, plan: Plan, dsn: str, schema: str = "public",
 
     The source side is computed by ``jobs`` worker processes (rowid ranges of large
     tables), started before any connection is opened; PostgreSQL computes its side
-    meanwhile. Each worker reads its own snapshot: verify a source nobody writes to, or
-    give ``snapshot``, an open SQLite read transaction (``run`` passes the copy's), which
-    is then read here, alone.
+    meanwhile. Each worker reads a snapshot of its own, and a piece whose snapshot is not
+    this process's (a commit came between: their identities differ) is computed again
+    here, so that every table is read from one snapshot. ``snapshot``: an open SQLite read
+    transaction (``run`` passes the copy's), which is then read here, alone.
     """
     start = time.perf_counter()
     chosen = plan.select(tables or [], []).tables
@@ -700,7 +712,7 @@ def verify(source: Path, plan: Plan, dsn: str, schema: str = "public",
         jobs = 1
     tasks = _source_tasks(source, checkers, jobs)
     pool: ProcessPoolExecutor | None = None
-    futures: list[Future[_Side]] = []
+    futures: list[Future[tuple[_Side, dict[str, Any] | None]]] = []
     if jobs > 1 and sum(t.rows for t in chosen) > SPLIT_ROWS:
         pool = ProcessPoolExecutor(max_workers=jobs, mp_context=mp.get_context("fork"))
         futures = [pool.submit(_source_piece, source, checkers[i], where)
@@ -723,11 +735,16 @@ def verify(source: Path, plan: Plan, dsn: str, schema: str = "public",
             src_sides: dict[int, _Side] = {}
             with contextlib.nullcontext(snapshot) if snapshot is not None else \
                     reader.connect(source) as src_conn:
-                pending: list[Future[_Side] | None] = [*futures] or [None] * len(tasks)
+                pinned = reader.pinned_snapshot(src_conn, source) if snapshot is None \
+                    else None
+                pending: list[Future[tuple[_Side, dict[str, Any] | None]] | None] = \
+                    [*futures] or [None] * len(tasks)
                 for (i, where), f in zip(tasks, pending, strict=True):
                     t0 = time.perf_counter()
-                    piece = f.result() if f is not None else \
-                        checkers[i].source_side(src_conn, with_buckets=False, where=where)
+                    piece, seen = f.result() if f is not None else (None, None)
+                    if piece is None or pinned is None or seen != pinned:
+                        piece = checkers[i].source_side(src_conn, with_buckets=False,
+                                                        where=where)
                     verdicts[i].seconds += time.perf_counter() - t0
                     prev = src_sides.get(i)
                     src_sides[i] = piece if prev is None else _Side(
