@@ -1,10 +1,12 @@
 """Stage 4, copier: rows from SQLite to PostgreSQL as Arrow batches through binary COPY.
 
-One reader thread reads every table inside a single SQLite read transaction (one
-consistent snapshot, even while the application writes), in plan order, in batches of
-bounded size. Each batch is converted in bulk (``transfer.convert``) and handed through a
-bounded queue to the writer, which streams it into PostgreSQL with the ADBC driver's
-binary COPY. Memory is bounded by batch size times queue depth, whatever the table size.
+Copy streams (``Copier``) read every table from one SQLite snapshot (consistent even
+while the application writes), in batches of bounded size: a reader thread per stream
+converts each batch in bulk (``transfer.convert``) and hands it through a bounded queue to
+its writer, which streams it into PostgreSQL with the ADBC driver's binary COPY. Memory is
+bounded by batch size times queue depth, whatever the table size. Rows the plan's
+profile did not read (the source changed since) are read with a storage-class guard
+(``guarded_exprs``).
 
 Tables with a rowid are read in rowid order, or, with a tenant key, in (tenant key,
 rowid) order, and committed in chunks of about ``chunk_rows`` rows; with a run id, each
