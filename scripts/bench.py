@@ -8,8 +8,9 @@ cluster (unless ``--dsn``), and runs side by side, each into a fresh database:
 
 * ``sqlite2pg``: ``sqlite2pg run --no-verify`` (complete cutover: schema, data, keys,
   indexes, foreign keys, sequences), and ``sqlite2pg verify`` after it; then the same run
-  with ``--order source`` (rowid order instead of tenant order), and with ``--plan FILE``
-  (the plan reviewed beforehand, as a runbook does: the cutover window's time);
+  with ``--order source`` (rowid order instead of tenant order), with ``--plan FILE``
+  (the plan reviewed beforehand, as a runbook does: the cutover window's time), and with
+  both;
 * ``pgloader``: the Debian package, ``pgloader sqlite://... pgsql://...`` with its defaults;
 * ``copy-reference``: the same tables created from sqlite2pg's DDL, then server-side
   ``COPY ... FROM 'file' (FORMAT csv)`` of files exported beforehand (export not timed),
@@ -155,7 +156,9 @@ def main() -> None:
             subprocess.run([py, "-m", "transfer", "plan", str(db), "-o", str(plan_file)],
                            check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             for label, extra in (("run --order source", ["--order", "source"]),
-                                 ("run --plan FILE", ["--plan", str(plan_file)])):
+                                 ("run --plan FILE", ["--plan", str(plan_file)]),
+                                 ("run --plan FILE --order source",
+                                  ["--plan", str(plan_file), "--order", "source"])):
                 dsn = fresh_db(admin, "bench_sqlite2pg")
                 wall, rss, rc, tail = timed([py, "-m", "transfer", "run", str(db), "--to", dsn,
                                              "--no-verify", "--quiet", *extra])
