@@ -434,23 +434,28 @@ def test_plan_predicts_the_values_a_cast_cannot_carry(tmp_path: Path) -> None:
 
 def test_values_written_after_the_plan_in_another_storage_class(tmp_path: Path,
                                                                 pg_dsn: str) -> None:
-    """The plan (a reviewed file) read integers in n, texts in v and reals in w; then the
-    application wrote text into n, a real into v and an integer beyond 2^53 into w (the
-    driver refuses the first; it would turn the second into its own text, not SQLite's,
-    and round the third, silently). Stop names the row; reject sets the rows aside (read
-    again fully guarded from the last batch sent) and the final verify reports them."""
+    """The plan (a reviewed file) read integers in n, texts in v, reals in w, numbers in x
+    (read as CAST(x AS REAL)) and d (numeric(6,2)); then the application wrote text into n,
+    a real into v, an integer beyond 2^53 into w, text into x and 0.125 into d. The driver
+    refuses the first; the others would arrive changed, silently (the driver's text, a
+    rounded double, CAST('abc' AS REAL) = 0, 0.13). Stop names the row; reject sets the
+    rows aside (read again fully guarded from the last batch sent) and the final verify
+    reports them."""
     import json
 
     from transfer.plan import load_plan, save_plan
 
     db = build_db(tmp_path / "live.db", "CREATE TABLE t (id INTEGER PRIMARY KEY, n INTEGER, v,"
-                  " w); INSERT INTO t VALUES (1, 10, 'a', 1.5), (2, 20, 'b', 2.5), "
-                  "(3, NULL, NULL, NULL);")
+                  " w, x, d NUMERIC(6,2)); INSERT INTO t VALUES (1, 10, 'a', 1.5, 1, 1.25), "
+                  "(2, 20, 'b', 2.5, 2.5, 2), (3, NULL, NULL, NULL, NULL, NULL);")
     plan_file = tmp_path / "plan.json"
     save_plan(build_plan(db), plan_file)
+    assert load_plan(plan_file).table("t").column("x").select.startswith("CAST(")
     with sqlite3.connect(db) as conn:
-        conn.execute("INSERT INTO t VALUES (4, 'forty', 'd', 4.5), (5, 50, 0.1 + 0.2, 5.5), "
-                     "(6, 60, 'f', 1152921504606846977), (7, 70, 'g', 7)")
+        conn.execute("INSERT INTO t VALUES (4, 'forty', 'd', 4.5, 4, 4), "
+                     "(5, 50, 0.1 + 0.2, 5.5, 5, 5), (6, 60, 'f', 1152921504606846977, 6, 6), "
+                     "(7, 70, 'g', 7, 'seven', 7), (8, 80, 'h', 8.5, 8, 0.125), "
+                     "(9, 90, 'i', 9, 9, 9.5)")
     with pytest.raises(DataError, match=r"column 'n'.*id=4.*'forty'.*holds a text value"):
         pipeline.run(db, load_plan(plan_file), pipeline.RunOptions(dsn=pg_dsn), quiet)
     assert tables_in(pg_dsn) == set()
@@ -461,14 +466,15 @@ def test_values_written_after_the_plan_in_another_storage_class(tmp_path: Path,
              for x in f.read_text().splitlines()]
     assert sorted((x["key"], x["column"], x["values"][x["column"]]) for x in lines) == [
         ("id=4", "n", "'forty'"), ("id=5", "v", "0.30000000000000004"),
-        ("id=6", "w", "1152921504606846977")]
+        ("id=6", "w", "1152921504606846977"), ("id=7", "x", "'seven'"), ("id=8", "d", "0.125")]
     with psycopg.connect(pg_dsn) as conn:
-        assert conn.execute("SELECT id, n, v, w FROM t ORDER BY id").fetchall() == [
-            (1, 10, "a", 1.5), (2, 20, "b", 2.5), (3, None, None, None), (7, 70, "g", 7.0)]
+        assert conn.execute("SELECT id, n, v, w, x, d::text FROM t ORDER BY id").fetchall() == [
+            (1, 10, "a", 1.5, 1.0, "1.25"), (2, 20, "b", 2.5, 2.5, "2.00"),
+            (3, None, None, None, None, None), (9, 90, "i", 9.0, 9.0, "9.50")]
     assert result.verified is not None and not result.verified.equal
     (table,) = result.verified.tables
     assert sorted(str(d) for d in table.differences) == [
-        f"row id={i} is missing in PostgreSQL" for i in (4, 5, 6)]
+        f"row id={i} is missing in PostgreSQL" for i in (4, 5, 6, 7, 8)]
 
 
 @pytest.mark.parametrize("schema", [p.stem for p in edge_schemas()])

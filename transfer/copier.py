@@ -81,60 +81,78 @@ def wire_schema(t: TablePlan) -> pa.Schema:
     return pa.schema([pa.field(c.pg_name, wire_type(c.convert)) for c in t.columns])
 
 
-def guarded(t: TablePlan) -> list[int]:
-    """Indices of the columns read as they are stored (no converting expression): their
-    values must be of the storage class the plan read (see ``table_query``)."""
-    return [i for i, c in enumerate(t.columns) if c.select == quote_ident(c.name)]
-
-
 _BEYOND_DOUBLE = "({q} > 9007199254740992 OR {q} < -9007199254740992)"
-# Storage classes read exactly as each planned one: the driver turns an integer into its
-# digits as text and into a double (up to 2^53), text into its bytes.
+# Storage classes the driver reads exactly as each planned one, read as stored: an integer
+# as its digits in text and as a double (up to 2^53), text as its bytes. It refuses other
+# classes for an integer or real column (``reader.MixedTypes``) and turns them silently into
+# text or bytes otherwise (a real into its own text: -0.0 loses its sign).
 _EXACT = {"integer": ("integer",), "real": ("real", "integer"), "text": ("text", "integer"),
           "blob": ("blob", "text")}
-# What it turns silently into each, not as the plan would: a real into its own text (-0.0
-# loses its sign; 1e16 reads 10000000000000000.0, SQLite's text is 1.0e+16), an integer
-# beyond 2^53 into a rounded double.
-_INEXACT = {"text": "typeof({q}) IN ('real', 'blob')",
-            "blob": "typeof({q}) IN ('real', 'integer')",
-            "real": f"typeof({{q}}) = 'integer' AND {_BEYOND_DOUBLE}"}
+_REASONS = {
+    "class": "holds a {stored} value, a storage class the plan did not see in the column",
+    "double": "holds an integer beyond 2^53, which no double holds exactly",
+    "scale": "holds a real that {pg_type} cannot hold exactly",
+}
+
+
+def _guard(c: ColumnPlan) -> tuple[list[tuple[str, str]], str | None]:
+    """The column's tests, ``[(reason, SQL true for a value the plan did not expect)]``,
+    and, read as stored, the test the driver itself makes (it refuses such a value)."""
+    raw = quote_ident(c.name)
+    cls = source_class(c)
+    plain = c.select == raw
+    seen = {k for k, n in c.storage.items() if n and k != "null"}
+    allowed = seen | set(_EXACT[cls] if plain else ())
+    tests = []
+    listed = ", ".join(f"'{k}'" for k in sorted(allowed | {"null"}))
+    tests.append(("class", f"typeof({raw}) NOT IN ({listed})"))
+    if cls == "real" and "integer" in allowed:
+        tests.append(("double", f"typeof({raw}) = 'integer' AND {_BEYOND_DOUBLE.format(q=raw)}"))
+    m = re.fullmatch(r"decimal\((\d+),(\d+)\)", c.convert)
+    if m:
+        tests.append(("scale", f"typeof({raw}) = 'real' AND CAST(printf('%.{m.group(2)}f', "
+                               f"{raw}) AS REAL) <> {raw}"))
+    driver = None
+    if plain and cls in ("integer", "real"):
+        driver = f"typeof({raw}) NOT IN ({', '.join(repr(k) for k in _EXACT[cls])}, 'null')"
+    return tests, driver
 
 
 def guarded_exprs(t: TablePlan, full: bool = False) -> list[tuple[str, str]]:
     """The table's (expression, storage class) pairs with the guard of ``table_query``.
 
-    A value is named when it is of a storage class the plan did not see that the driver
-    would not read exactly (``_EXACT``). Light (``full`` False): only those the driver would
-    change silently are tested; it refuses the others, which stops the read
-    (``reader.MixedTypes``); then ``full`` tests them all, reading each as NULL."""
+    A value is named when the plan did not expect it: a storage class its profile did not
+    see in the column (unless read as stored and exactly, ``_EXACT``), an integer beyond
+    2^53 for a double, a real a numeric(p,s) cannot hold. Light (``full`` False): what the
+    driver refuses by itself is not tested (the read stops, ``reader.MixedTypes``); then
+    ``full`` tests it too, reading each such value as NULL."""
     exprs = [(c.select, source_class(c)) for c in t.columns]
-    tests = []
-    for i in guarded(t):
-        q, cls = exprs[i]
-        if full:
-            exact = ", ".join(f"'{k}'" for k in _EXACT[cls])
-            bad = f"typeof({q}) NOT IN ({exact}, 'null')"
-            if cls == "real":
-                bad = f"({bad} OR (typeof({q}) = 'integer' AND {_BEYOND_DOUBLE.format(q=q)}))"
-            exprs[i] = (f"CASE WHEN NOT {bad} THEN {q} END", cls)
-        elif cls in _INEXACT:
-            bad = _INEXACT[cls].format(q=q)
-        else:
-            continue
-        tests.append(f"WHEN {bad} THEN '{i + 1},' || typeof({q}) || ',' || quote({q})")
-    return [*exprs, (f"CASE {' '.join(tests)} END" if tests else "NULL", "text")]
+    whens = []
+    for i, c in enumerate(t.columns):
+        tests, driver = _guard(c)
+        raw = quote_ident(c.name)
+        if driver is not None:
+            if full:
+                exprs[i] = (f"CASE WHEN NOT ({driver}) THEN {exprs[i][0]} END", exprs[i][1])
+            else:
+                tests = [(r, sql) for r, sql in tests if r != "class"]
+        whens += [f"WHEN {sql} THEN '{i + 1},{reason},' || typeof({raw}) || ',' || "
+                  f"quote({raw})" for reason, sql in tests]
+    return [*exprs, (f"CASE {' '.join(whens)} END" if whens else "NULL", "text")]
 
 
 def misfits(batch: pa.RecordBatch, t: TablePlan) -> list[tuple[int, int, str, str]]:
-    """(row, column index, storage class, SQLite literal) of each value a guarded batch
-    (see ``guarded_exprs``) holds as NULL for having another storage class than planned."""
+    """(row, column index, reason, SQLite literal) of each value a guarded batch (see
+    ``guarded_exprs``) names; the reason says why the plan did not expect it."""
     flags = batch.column(len(t.columns))
     if flags.null_count == len(flags):
         return []
     out = []
     for i in pc.indices_nonzero(pc.is_valid(flags)).to_pylist():
-        number, stored, value = str(flags[i].as_py()).split(",", 2)
-        out.append((i, int(number) - 1, stored, value))
+        number, reason, stored, value = str(flags[i].as_py()).split(",", 3)
+        k = int(number) - 1
+        why = _REASONS[reason].format(stored=stored, pg_type=t.columns[k].pg_type)
+        out.append((i, k, why, value))
     return out
 
 
@@ -379,8 +397,7 @@ class Copier:
         offset = done.rows
         # Rows the plan's profile did not read: guarded (light first; a table with a value
         # the driver cannot read is read again from the last row sent, fully guarded).
-        guard = "" if self.profiled or not guarded(t) else "full" if t.rowid is None \
-            else "light"
+        guard = "" if self.profiled else "full" if t.rowid is None else "light"
         position = TableProgress(done.rows, done.last_rowid, last_key=done.last_key)
         try:
             while True:
@@ -420,10 +437,9 @@ class Copier:
         found = misfits(batch, t)
         if not found:
             return batch.remove_column(len(t.columns))
-        for i, k, stored, value in found:
+        for i, k, why, value in found:
             col = t.columns[k]
-            reason = (f"holds a {stored} value where the plan read {source_class(col)} values "
-                      "(the source changed since the plan)")
+            reason = f"{why} (the source changed since the plan)"
             if self.rejects is None:
                 raise DataError(
                     f"table {t.name!r}, column {col.name!r}, row {offset + i + 1} of the copy "
