@@ -182,7 +182,10 @@ def test_reject_mode_sets_rows_aside_and_stop_mode_names_them(tmp_path: Path,
     assert set(by_key) == {"id=101", "id=102"}
     assert by_key["id=101"]["column"] == "at"
     assert by_key["id=101"]["values"] == {"id": 101, "at": "2024-02-30 00:00:00", "code": "ok"}
+    assert by_key["id=101"]["literals"] == {"id": "101", "at": "'2024-02-30 00:00:00'",
+                                            "code": "'ok'"}
     assert "PostgreSQL rejected it" in by_key["id=102"]["reason"]
+    assert by_key["id=102"]["literals"]["code"] == "'toolong'"
     assert "row id=101 is missing in PostgreSQL" in rejected.stdout
     with psycopg.connect(pg_dsn) as conn:
         assert conn.execute("SELECT count(*) FROM ev").fetchone() == (100,)
@@ -464,9 +467,10 @@ def test_values_written_after_the_plan_in_another_storage_class(tmp_path: Path,
         dsn=pg_dsn, reject_dir=tmp_path / "rej", batch_rows=2), quiet)
     lines = [json.loads(x) for f in (tmp_path / "rej").glob("*/*.jsonl")
              for x in f.read_text().splitlines()]
-    assert sorted((x["key"], x["column"], x["values"][x["column"]]) for x in lines) == [
+    assert sorted((x["key"], x["column"], x["literals"][x["column"]]) for x in lines) == [
         ("id=4", "n", "'forty'"), ("id=5", "v", "0.30000000000000004"),
         ("id=6", "w", "1152921504606846977"), ("id=7", "x", "'seven'"), ("id=8", "d", "0.125")]
+    assert all(set(x["literals"]) == {"id", "n", "v", "w", "x", "d"} for x in lines)
     with psycopg.connect(pg_dsn) as conn:
         assert conn.execute("SELECT id, n, v, w, x, d::text FROM t ORDER BY id").fetchall() == [
             (1, 10, "a", 1.5, 1.0, "1.25"), (2, 20, "b", 2.5, 2.5, "2.00"),

@@ -156,16 +156,22 @@ def misfits(batch: pa.RecordBatch, t: TablePlan) -> list[tuple[int, int, str, st
     return out
 
 
-def table_query(t: TablePlan, after: TableProgress | None = None, guard: str = "") -> str:
+def table_query(t: TablePlan, after: TableProgress | None = None, guard: str = "",
+                literals: bool = False) -> str:
     """The copy's query. With a rowid: the rowid last, rows after the position ``after``,
     in rowid order, or in tenant order with the tenant key's SQLite literal before it.
 
     ``guard`` (for rows the plan's profile did not read: "light" or "full", see
     ``guarded_exprs``): one more column, after the table's, names the first value of the
     row whose storage class the plan did not expect as "<column number>,<storage
-    class>,<SQLite literal>" (NULL: none)."""
+    class>,<SQLite literal>" (NULL: none).
+
+    ``literals`` (for the reject file): then each column's SQLite literal, exactly as
+    stored (``quote()``)."""
     exprs = guarded_exprs(t, guard == "full") if guard else [
         (c.select, source_class(c)) for c in t.columns]
+    if literals:
+        exprs += [(f"quote({quote_ident(c.name)})", "text") for c in t.columns]
     if t.rowid is None:
         return reader.typed_query(t.name, exprs)
     after = after or TableProgress()
@@ -189,7 +195,8 @@ def table_query(t: TablePlan, after: TableProgress | None = None, guard: str = "
 
 def _convert_batch(t: TablePlan, batch: pa.RecordBatch, schema: pa.Schema,
                    converters: list[Callable[[pa.Array], pa.Array]], offset: int,
-                   rejects: RejectLog | None = None) -> tuple[pa.RecordBatch, pa.RecordBatch]:
+                   rejects: RejectLog | None = None, literals_at: int | None = None
+                   ) -> tuple[pa.RecordBatch, pa.RecordBatch]:
     """(converted batch, the source rows it holds). A value that does not convert stops
     the copy naming it, or, with ``rejects``, its row goes to the reject file."""
     while True:
@@ -209,7 +216,7 @@ def _convert_batch(t: TablePlan, batch: pa.RecordBatch, schema: pa.Schema,
                         f"({_row_key(t, batch, bad)}): value {str(value)[:80]!r} {reason}; fix "
                         f"the value, override the type with --cast {t.name}.{col.name}=text, "
                         "or set rows like it aside with --on-error reject.") from None
-                rejects.write(t, batch, bad, offset, col.name, reason)
+                rejects.write(t, batch, bad, offset, col.name, reason, literals_at)
                 batch = _drop_row(batch, bad)
                 offset += 1  # (row numbers stay those of the source order)
                 break
@@ -233,7 +240,9 @@ def _json_value(v: object) -> object:
 
 class RejectLog:
     """Rows set aside by ``--on-error reject``: one JSON Lines file per table, each line the
-    row's source values (blobs as \\x hex), its key, the column and the reason."""
+    row's values as read for the copy (blobs as \\x hex; a column read through an
+    expression, as the expression gave it), each column's SQLite literal exactly as stored
+    (ready for an INSERT), its key, the column and the reason."""
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
@@ -242,14 +251,18 @@ class RejectLog:
         self.lock = threading.Lock()
 
     def write(self, t: TablePlan, batch: pa.RecordBatch, index: int, offset: int,
-              column: str | None, reason: str, source: dict[str, str] | None = None) -> None:
-        """``source``: values the batch does not hold, as SQLite literals, by column."""
+              column: str | None, reason: str, literals_at: int | None = None) -> None:
+        """``literals_at``: where the batch's columns of SQLite literals begin (see
+        ``table_query``)."""
         values = {c.name: _json_value(batch.column(i)[index].as_py())
                   for i, c in enumerate(t.columns)}
-        values.update(source or {})
-        line = json.dumps({"table": t.name, "row": offset + index + 1,
-                           "key": _row_key(t, batch, index), "column": column,
-                           "reason": reason, "values": values}, ensure_ascii=False)
+        entry: dict[str, object] = {"table": t.name, "row": offset + index + 1,
+                                    "key": _row_key(t, batch, index), "column": column,
+                                    "reason": reason, "values": values}
+        if literals_at is not None:
+            entry["literals"] = {c.name: batch.column(literals_at + i)[index].as_py()
+                                 for i, c in enumerate(t.columns)}
+        line = json.dumps(entry, ensure_ascii=False)
         with self.lock:
             path = self.files.get(t.name)
             if path is None:
@@ -402,7 +415,8 @@ class Copier:
         try:
             while True:
                 try:
-                    for batch in reader.batches(conn, table_query(t, position, guard),
+                    query = table_query(t, position, guard, self.rejects is not None)
+                    for batch in reader.batches(conn, query,
                                                 self.batch_rows):
                         if self.stop.is_set():
                             return
@@ -446,7 +460,7 @@ class Copier:
                     f"({_row_key(t, batch, i)}): value {value[:80]!r} {reason}; make the plan "
                     f"again, override the type with --cast {t.name}.{col.name}=text, or set "
                     "rows like it aside with --on-error reject.")
-            self.rejects.write(t, batch, i, offset, col.name, reason, {col.name: value})
+            self.rejects.write(t, batch, i, offset, col.name, reason, len(t.columns) + 1)
         return batch.filter(pc.is_null(batch.column(len(t.columns)))).remove_column(
             len(t.columns))
 
@@ -459,7 +473,8 @@ class Copier:
             position.last_rowid = batch.column(batch.num_columns - 1)[-1].as_py()
             if t.tenant_order:
                 position.last_key = batch.column(batch.num_columns - 2)[-1].as_py()
-        out, kept = _convert_batch(t, batch, schema, converters, offset, self.rejects)
+        out, kept = _convert_batch(t, batch, schema, converters, offset, self.rejects,
+                                   len(t.columns) if self.rejects is not None else None)
         # the source rows ride along only when a refused row may have to be set aside
         self._put(q, (out, position, kept if self.rejects is not None else None))
         return position
@@ -605,7 +620,8 @@ class Copier:
                 col = re.search(r"column (\S+?)[:\s]", str(e))
                 self.rejects.write(t, source, bad, chunk.rows - batch.num_rows, col.group(1)
                                    if col else None, "PostgreSQL rejected it: " +
-                                   (detail.group(1).strip() if detail else str(e)[:200]))
+                                   (detail.group(1).strip() if detail else str(e)[:200]),
+                                   len(t.columns))
                 batch, source = _drop_row(batch, bad), _drop_row(source, bad)
                 result.rows -= 1
                 chunk.rows -= 1
