@@ -242,7 +242,7 @@ class RejectLog:
     """Rows set aside by ``--on-error reject``: one JSON Lines file per table, each line the
     row's values as read for the copy (blobs as \\x hex; a column read through an
     expression, as the expression gave it), each column's SQLite literal exactly as stored
-    (ready for an INSERT), its key, the column and the reason."""
+    (``quote()``), its key, the column and the reason."""
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
