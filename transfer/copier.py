@@ -34,7 +34,7 @@ import pyarrow.compute as pc
 from transfer import convert, reader, state, target
 from transfer.errors import DataError, SourceError, TargetError
 from transfer.plan import ColumnPlan, TablePlan
-from transfer.profile import quote_ident
+from transfer.profile import predicate, quote_ident
 from transfer.settings import BATCH_ROWS, CHUNK_ROWS
 from transfer.state import TableProgress
 
@@ -81,7 +81,6 @@ def wire_schema(t: TablePlan) -> pa.Schema:
     return pa.schema([pa.field(c.pg_name, wire_type(c.convert)) for c in t.columns])
 
 
-_BEYOND_DOUBLE = "({q} > 9007199254740992 OR {q} < -9007199254740992)"
 # Storage classes the driver reads exactly as each planned one, read as stored: an integer
 # as its digits in text and as a double (up to 2^53), text as its bytes. It refuses other
 # classes for an integer or real column (``reader.MixedTypes``) and turns them silently into
@@ -107,7 +106,7 @@ def _guard(c: ColumnPlan) -> tuple[list[tuple[str, str]], str | None]:
     listed = ", ".join(f"'{k}'" for k in sorted(allowed | {"null"}))
     tests.append(("class", f"typeof({raw}) NOT IN ({listed})"))
     if cls == "real" and "integer" in allowed:
-        tests.append(("double", f"typeof({raw}) = 'integer' AND {_BEYOND_DOUBLE.format(q=raw)}"))
+        tests.append(("double", predicate("int_beyond_double", c.name)))
     m = re.fullmatch(r"decimal\((\d+),(\d+)\)", c.convert)
     if m:
         tests.append(("scale", f"typeof({raw}) = 'real' AND CAST(printf('%.{m.group(2)}f', "
@@ -118,6 +117,11 @@ def _guard(c: ColumnPlan) -> tuple[list[tuple[str, str]], str | None]:
     return tests, driver
 
 
+def read_exprs(t: TablePlan) -> list[tuple[str, str]]:
+    """(expression, storage class it yields) of each column, as the plan reads it."""
+    return [(c.select, source_class(c)) for c in t.columns]
+
+
 def guarded_exprs(t: TablePlan, full: bool = False) -> list[tuple[str, str]]:
     """The table's (expression, storage class) pairs with the guard of ``table_query``.
 
@@ -126,7 +130,7 @@ def guarded_exprs(t: TablePlan, full: bool = False) -> list[tuple[str, str]]:
     2^53 for a double, a real a numeric(p,s) cannot hold. Light (``full`` False): what the
     driver refuses by itself is not tested (the read stops, ``reader.MixedTypes``); then
     ``full`` tests it too, reading each such value as NULL."""
-    exprs = [(c.select, source_class(c)) for c in t.columns]
+    exprs = read_exprs(t)
     whens = []
     for i, c in enumerate(t.columns):
         tests, driver = _guard(c)
@@ -168,8 +172,7 @@ def table_query(t: TablePlan, after: TableProgress | None = None, guard: str = "
 
     ``literals`` (for the reject file): then each column's SQLite literal, exactly as
     stored (``quote()``)."""
-    exprs = guarded_exprs(t, guard == "full") if guard else [
-        (c.select, source_class(c)) for c in t.columns]
+    exprs = guarded_exprs(t, guard == "full") if guard else read_exprs(t)
     if literals:
         exprs += [(f"quote({quote_ident(c.name)})", "text") for c in t.columns]
     if t.rowid is None:
@@ -209,19 +212,25 @@ def _convert_batch(t: TablePlan, batch: pa.RecordBatch, schema: pa.Schema,
                 bad = convert.first_failure(fn, arr)
                 reason = f"cannot be carried as {col.pg_type}: {e}"
                 if rejects is None or bad is None:
-                    row = offset + (bad or 0) + 1
                     value = arr[bad].as_py() if bad is not None else None
-                    raise DataError(
-                        f"table {t.name!r}, column {col.name!r}, row {row} of the copy "
-                        f"({_row_key(t, batch, bad)}): value {str(value)[:80]!r} {reason}; fix "
-                        f"the value, override the type with --cast {t.name}.{col.name}=text, "
-                        "or set rows like it aside with --on-error reject.") from None
+                    raise _value_error(t, col, batch, bad, offset, str(value), reason,
+                                       "fix the value") from None
                 rejects.write(t, batch, bad, offset, col.name, reason, literals_at)
                 batch = _drop_row(batch, bad)
                 offset += 1  # (row numbers stay those of the source order)
                 break
         else:
             return pa.RecordBatch.from_arrays(arrays, schema=schema), batch
+
+
+def _value_error(t: TablePlan, col: ColumnPlan, batch: pa.RecordBatch, index: int | None,
+                 offset: int, value: str, reason: str, remedy: str) -> DataError:
+    """The run stops on a value: its table, column, row, key and why, and the ways out."""
+    return DataError(
+        f"table {t.name!r}, column {col.name!r}, row {offset + (index or 0) + 1} of the copy "
+        f"({_row_key(t, batch, index)}): value {value[:80]!r} {reason}; {remedy}, override "
+        f"the type with --cast {t.name}.{col.name}=text, or set rows like it aside with "
+        "--on-error reject.")
 
 
 def _drop_row(batch: pa.RecordBatch, index: int) -> pa.RecordBatch:
@@ -455,11 +464,7 @@ class Copier:
             col = t.columns[k]
             reason = f"{why} (the source changed since the plan)"
             if self.rejects is None:
-                raise DataError(
-                    f"table {t.name!r}, column {col.name!r}, row {offset + i + 1} of the copy "
-                    f"({_row_key(t, batch, i)}): value {value[:80]!r} {reason}; make the plan "
-                    f"again, override the type with --cast {t.name}.{col.name}=text, or set "
-                    "rows like it aside with --on-error reject.")
+                raise _value_error(t, col, batch, i, offset, value, reason, "make the plan again")
             self.rejects.write(t, batch, i, offset, col.name, reason, len(t.columns) + 1)
         return batch.filter(pc.is_null(batch.column(len(t.columns)))).remove_column(
             len(t.columns))

@@ -463,15 +463,15 @@ class TableVerifier:
                         ) -> Iterator[tuple[pa.RecordBatch, list[pa.Array]]]:
         # guarded (see copier.guarded_exprs; ``full`` once the light guard met a value the
         # driver cannot read): a value of another storage class than planned is named in
-        # one more column, and its field becomes a text no PostgreSQL field can equal (a
-        # NUL, then its SQLite literal): its row differs
+        # one more column, and its field becomes a text no PostgreSQL field can equal
+        # (UNEQUAL, then its SQLite literal): its row differs
         query = reader.typed_query(self.t.name, guarded_exprs(self.t, full), where=where)
         for batch in reader.batches(conn, query, self.batch_rows):
             fields = [fields_of(source_value_text(batch.column(i), c, k))
                       for i, (c, k) in enumerate(zip(self.t.columns, self.kinds, strict=True))]
             for i, k, _stored, value in misfits(batch, self.t):
                 patched = fields[k].to_pylist()
-                patched[i] = "\x00" + value
+                patched[i] = UNEQUAL + value
                 fields[k] = pa.array(patched, fields[k].type)
             yield batch, fields
 
