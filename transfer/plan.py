@@ -279,6 +279,17 @@ CAST_KINDS = {"timestamp": "timestamp", "timestamptz": "timestamp", "date": "dat
               "jsonb": "json", "json": "json", "boolean": "boolean", "numeric": "numeric"}
 
 
+def cast_base(forced: str) -> str:
+    """The type name of a --cast type, lower case, without its modifiers."""
+    return forced.lower().split("(")[0].strip()
+
+
+def cast_numeric(forced: str) -> tuple[int, int] | None:
+    """(precision, scale) of a numeric(p,s) --cast type, else None."""
+    m = re.match(r"numeric\s*\(\s*(\d+)\s*,\s*(\d+)\s*\)", forced.lower())
+    return (int(m.group(1)), int(m.group(2))) if m else None
+
+
 def _profile_casts(cat: Catalog, casts: dict[str, str], kinds: dict[str, dict[str, str]],
                    numeric: dict[str, dict[str, tuple[int, int]]]) -> None:
     """Have the profile try each --cast type on its column's values, so that ``plan``
@@ -287,12 +298,12 @@ def _profile_casts(cat: Catalog, casts: dict[str, str], kinds: dict[str, dict[st
         table, _, column = key.partition(".")
         t = cat.table(table)
         c = t.column(column)
-        base = forced.lower().split("(")[0].strip()
+        base = cast_base(forced)
         if base in CAST_KINDS:
             kinds[t.name][c.name] = CAST_KINDS[base]
-        m = re.match(r"numeric\s*\(\s*(\d+)\s*,\s*(\d+)\s*\)", forced.lower())
-        if m:
-            numeric.setdefault(t.name, {})[c.name] = (int(m.group(1)), int(m.group(2)))
+        ps = cast_numeric(forced)
+        if ps:
+            numeric.setdefault(t.name, {})[c.name] = ps
 
 
 # Values a conversion refuses, as the profile's named predicates (for example rows when
@@ -528,7 +539,7 @@ class Planner:
     def forced(self, forced: str, c: Column, cp: ColumnProfile, t: Table
                ) -> tuple[str, str, str, str | None]:
         q = quote_ident(c.name)
-        base = forced.lower().split("(")[0].strip()
+        base = cast_base(forced)
         conv = {"bigint": "int64", "integer": "int32", "int": "int32", "smallint": "int16",
                 "double precision": "float64", "boolean": "bool", "text": "text",
                 "varchar": "text", "bytea": "bytes", "timestamp": "timestamp",
@@ -547,11 +558,11 @@ class Planner:
         elif conv == "float64":
             sel = f"CAST({q} AS REAL)"
         elif conv == "decimal":
-            m = re.match(r"numeric\s*\(\s*(\d+)\s*,\s*(\d+)\s*\)", forced.lower())
-            if not m:
+            ps = cast_numeric(forced)
+            if ps is None:
                 raise PlanError(f"--cast {t.name}.{c.name}={forced}: give numeric a precision "
                                 "and scale, e.g. numeric(12,2).")
-            p, s = int(m.group(1)), int(m.group(2))
+            p, s = ps
             conv = f"decimal({p},{s})"
             sel = (f"CASE typeof({q}) WHEN 'real' THEN printf('%.{s}f', {q}) "
                    f"ELSE CAST({q} AS TEXT) END")
