@@ -78,8 +78,7 @@ def to_bool(arr: pa.Array) -> pa.Array:
 
 @_checked
 def to_text(arr: pa.Array) -> pa.Array:
-    if pa.types.is_binary(arr.type):
-        arr = pc.cast(arr, pa.string())  # validates UTF-8
+    arr = _text_profiled(arr)  # (bytes cast to text: validates UTF-8)
     arr.validate(full=True)  # invalid UTF-8 read from SQLite raises here
     if len(arr) and pc.any(pc.match_substring(arr, "\x00")).as_py():
         raise ConversionError("a NUL byte, which PostgreSQL text cannot hold")
@@ -95,7 +94,7 @@ def to_bytes(arr: pa.Array) -> pa.Array:
 def to_timestamp(arr: pa.Array) -> pa.Array:
     if len(arr) and pc.any(pc.match_substring_regex(arr, _OFFSET)).as_py():
         raise ConversionError("a time with a UTC offset in a timestamp-without-time-zone column")
-    return pc.cast(arr, pa.timestamp("us"))
+    return _timestamp_profiled(arr)
 
 
 @_checked
@@ -276,6 +275,7 @@ def _jsonb_profiled(arr: pa.Array) -> pa.Array:
                                        pa.scalar(b""))
 
 
+# Each full conversion above is its searches, then one of these.
 # For values the plan's profile read (the same snapshot): the searches it made over every
 # value (NUL bytes and UTF-8 of texts, UTC offsets in naive times, duplicate keys and
 # \u0000 in JSON) are not repeated. PostgreSQL still refuses NUL, invalid UTF-8 and
