@@ -496,3 +496,17 @@ def test_edge_case_arrives_through_the_guard(schema: str, tmp_path: Path, pg_dsn
     assert not any(r.rejected for r in result.tables)
     assert compare_all(db, pg_dsn, plan) == []
     assert result.verified is not None and result.verified.equal
+
+
+def test_reject_file_names_are_the_same_in_every_process() -> None:
+    """A resumed run is another process: a table whose name is not a safe file name must
+    get the same reject file (Python's hash() is salted per process)."""
+    import os
+    import subprocess
+    import sys
+
+    code = "from transfer.copier import _safe_file_name as f; print(f('my table/ä'))"
+    names = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            env={**os.environ, "PYTHONHASHSEED": seed},
+                            check=True).stdout for seed in ("1", "2")}
+    assert len(names) == 1 and names.pop().startswith("my_table___")

@@ -17,6 +17,7 @@ row twice.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import queue
 import re
@@ -284,8 +285,11 @@ class RejectLog:
 
 
 def _safe_file_name(name: str) -> str:
+    """``name`` if it is a safe file name, else its safe part and a digest of it (the same
+    in every process, so that a resumed run writes to the same reject file)."""
     cleaned = re.sub(r"[^A-Za-z0-9_.-]", "_", name)[:80]
-    return cleaned if cleaned == name else f"{cleaned}_{abs(hash(name)) % 10**8:08d}"
+    digest = hashlib.sha256(name.encode()).hexdigest()[:8]
+    return cleaned if cleaned == name else f"{cleaned}_{digest}"
 
 
 def _row_key(t: TablePlan, batch: pa.RecordBatch, index: int | None) -> str:
