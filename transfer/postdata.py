@@ -70,7 +70,6 @@ class PostData:
         self.tables: dict[str, Future[None]] = {}
         self.lock = threading.Lock()
         self.start = time.perf_counter()
-        self.count = 0
 
     # -- statements -------------------------------------------------------------------
     def execute(self, st: ddl.Statement) -> None:
@@ -87,7 +86,6 @@ class PostData:
             raise TargetError(f"post-data statement failed on table {st.table!r} "
                               f"({st.phase}): {target.redact(str(e).splitlines()[0])}; "
                               f"statement: {st.sql[:200]}") from None
-        self.count += 1
 
     def _table(self, t: TablePlan) -> None:
         """Coordinates one table (on a thread of its own, running no statement itself):
