@@ -7,24 +7,34 @@ message on stderr and its exit code; nothing prints a traceback.
 from __future__ import annotations
 
 import os
+import shlex
 import sys
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
+import click
 import typer
+import typer.core
 
 from transfer import __version__
 from transfer.errors import ExitCode, TransferError
-from transfer.settings import JOBS, SAMPLE_ROWS
+from transfer.settings import JOBS, LOCK_TIMEOUT, SAMPLE_ROWS
 
 if TYPE_CHECKING:
     from transfer.verify import VerifyResult
+
+# Every usage error exits 64 (EX_USAGE), as the README says; click's own default is 2,
+# which the README reserves for "could not do the job". (Typer parses with the click it
+# carries, typer.core._click, or with click itself.)
+for _click in {click, getattr(typer.core, "_click", click)}:
+    _click.exceptions.UsageError.exit_code = int(ExitCode.USAGE)
 
 app = typer.Typer(
     add_completion=False,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
     help="Move a SQLite database into PostgreSQL: schema, data, keys and indexes, "
     "lossless or loud.",
 )
@@ -156,19 +166,21 @@ class IfExists(StrEnum):
     REPLACE = "replace"
 
 
-DsnOpt = Annotated[str, typer.Option("--to", help="PostgreSQL DSN: postgresql://user@host/db "
-                                     "or 'host=... dbname=...'; PG* variables and .pgpass apply.",
-                                     show_default=False)]
+DsnOpt = Annotated[str | None, typer.Option(
+    "--to", help="PostgreSQL DSN: postgresql://user@host/db or 'host=... dbname=...'; PG* "
+    "variables and .pgpass apply. Default: DATABASE_URL, else the PG* variables (so no "
+    "password need be on the command line).", show_default=False)]
 
 
 @app.command()
 def run(
     source: Source,
-    to: DsnOpt,
+    to: DsnOpt = None,
     plan_file: Annotated[Path | None, typer.Option("--plan", help="Execute this reviewed plan "
                                                    "file instead of planning afresh.")] = None,
-    target_schema: Annotated[str, typer.Option("--target-schema", help="Schema that receives "
-                                               "the tables.")] = "public",
+    target_schema: Annotated[str | None, typer.Option(
+        "--target-schema", help="Schema that receives the tables (default public; with "
+        "--resume, the interrupted run's).", show_default=False)] = None,
     if_exists: Annotated[IfExists, typer.Option("--if-exists", help="fail: refuse when tables "
                                                 "of the same names exist; replace: swap them "
                                                 "out into a dated schema.")] = IfExists.FAIL,
@@ -198,9 +210,15 @@ def run(
     backup: Annotated[Path | None, typer.Option("--backup", help="Keep a copy of the exact "
                                                 "snapshot migrated in this directory (the "
                                                 "run reads that copy).")] = None,
-    resume: Annotated[bool, typer.Option("--resume", help="Continue the interrupted run into "
-                                         "this target schema from its last committed point, "
-                                         "with its own plan.")] = False,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue this source's interrupted "
+                                         "run from its last committed point, with its own "
+                                         "plan and options (--plan: a revised plan changing "
+                                         "post-data only), or its final verify if it was "
+                                         "switched; a new run when none is recorded.")] = False,
+    lock_timeout: Annotated[str, typer.Option("--lock-timeout", help="Longest wait for a "
+                                              "lock (e.g. the switch behind an application's "
+                                              "transaction) before the run stops, resumable: "
+                                              "0 (wait), 500ms, 30s, 5min.")] = LOCK_TIMEOUT,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only errors and the "
                                         "summary.")] = False,
     type_map: TypeMapOpt = None,
@@ -219,13 +237,18 @@ def run(
     import json
     import time
 
-    from transfer import pipeline
+    from transfer import pipeline, target
+    from transfer import plan as plan_mod
     from transfer import source as source_mod
     from transfer.typemap import load_type_map
 
     if schema_only and data_only:
         typer.echo("sqlite2pg: error: --schema-only and --data-only exclude each other; "
                    "choose one.", err=True)
+        raise typer.Exit(int(ExitCode.USAGE))
+    if resume and (schema_only or data_only):
+        typer.echo("sqlite2pg: error: --resume continues a full run; leave out --schema-only "
+                   "and --data-only.", err=True)
         raise typer.Exit(int(ExitCode.USAGE))
 
     bars = _Bars() if sys.stderr.isatty() and not quiet else None
@@ -236,26 +259,24 @@ def run(
                 bars.clear()
             typer.echo(msg, err=True)
 
-    try:
+    timings: dict[str, float] = {}
+
+    def make_plan() -> plan_mod.Plan:
         start = time.perf_counter()
-        if resume:
-            if plan_file or schema_only or data_only or include or exclude or cast or \
-                    type_map or order:
-                typer.echo("sqlite2pg: error: --resume continues a run with its own plan and "
-                           "options; leave out --plan, --cast, --type-map, --include, "
-                           "--exclude, --order, --schema-only and --data-only.", err=True)
-                raise typer.Exit(int(ExitCode.USAGE))
-            source_mod.check_file(source)
-            p = None
-        else:
-            log(f"STEP 1  plan {source}" + (f" (from {plan_file})" if plan_file else ""))
-            source_mod.check_file(source)
-            p = pipeline.plan_for_run(source, plan_file, type_map=load_type_map(type_map),
-                                      casts=_casts(cast), sample=sample, jobs=jobs)
-            if order is not None:
-                p = p.ordered(order.value)
-        planned = time.perf_counter() - start
-        opts = pipeline.RunOptions(dsn=to, target_schema=target_schema,
+        log(f"STEP 1  plan {source}" + (f" (from {plan_file})" if plan_file else ""))
+        p = pipeline.plan_for_run(source, plan_file, type_map=load_type_map(type_map),
+                                  casts=_casts(cast), sample=sample, jobs=jobs)
+        if order is not None:
+            p = p.ordered(order.value)
+        timings["plan"] = time.perf_counter() - start
+        return p
+
+    try:
+        target.set_timeout("lock_timeout", lock_timeout)
+        dsn = target.resolve_dsn(to)
+        source_mod.check_file(source)
+        opts = pipeline.RunOptions(dsn=dsn, target_schema=target_schema or "public",
+                                   any_schema=target_schema is None,
                                    if_exists=if_exists.value, jobs=jobs,
                                    include=include or [], exclude=exclude or [],
                                    schema_only=schema_only, data_only=data_only,
@@ -263,10 +284,12 @@ def run(
                                    progress=bars.update if bars is not None else None,
                                    reject_dir=reject_dir if on_error is OnError.REJECT
                                    else None)
-        result = pipeline.run(source, p, opts, log)
+        opts.revise = bool(plan_file is not None or cast or type_map or order)
+        result = pipeline.run(source, make_plan, opts, log)
     except TransferError as e:
         _fail(e)
         return
+    planned = timings.get("plan", 0.0)
     result.steps["plan"] = planned
     result.steps["total"] = result.steps.get("total", 0.0) + planned
     verdicts = {v.table: v for v in result.verified.tables} if result.verified else {}
@@ -334,7 +357,7 @@ def _print_problems(result: VerifyResult) -> None:
 @app.command()
 def verify(
     source: Source,
-    to: DsnOpt,
+    to: DsnOpt = None,
     plan_file: Annotated[Path | None, typer.Option("--plan", help="The plan file the run "
                                                    "executed (default: the plan recorded by "
                                                    "the last run, else planned afresh).")] = None,
@@ -351,14 +374,17 @@ def verify(
     Exit code 0 when everything is equal, 1 when differences were found, 2 when something
     could not be verified.
     """
-    from transfer import pipeline
+    from transfer import pipeline, target
+    from transfer import source as source_mod
     from transfer import verify as verify_mod
     from transfer.typemap import load_type_map
 
     try:
-        p = pipeline.plan_for_verify(source, to, target_schema, plan_file,
+        dsn = target.resolve_dsn(to)
+        source_mod.check_file(source)
+        p = pipeline.plan_for_verify(source, dsn, target_schema, plan_file,
                                      type_map=load_type_map(type_map), casts=_casts(cast))
-        result = verify_mod.verify(source, p, to, target_schema, tables or [])
+        result = verify_mod.verify(source, p, dsn, target_schema, tables or [])
     except TransferError as e:
         _fail(e)
         return
@@ -373,13 +399,14 @@ def verify(
 
 
 @app.command()
-def status(to: DsnOpt) -> None:
+def status(to: DsnOpt = None) -> None:
     """List the runs recorded in the target: state, progress, what can be resumed or rolled
-    back; and staging schemas no run accounts for."""
-    from transfer import runs
+    back; and staging schemas no run accounts for. Writes nothing."""
+    from transfer import runs, target
 
     try:
-        found, orphans = runs.status(to)
+        dsn = target.resolve_dsn(to)
+        found, orphans = runs.status(dsn)
     except TransferError as e:
         _fail(e)
         return
@@ -396,7 +423,10 @@ def status(to: DsnOpt) -> None:
                       if r.run.backup_schema and r.run.state == "switched" else ""))
         if r.run.message:
             typer.echo(f"    {r.run.message}")
-        if r.hint:
+        if r.label == "interrupted" or (r.run.state == "switched" and r.verify_pending):
+            typer.echo(f"    resume with: sqlite2pg run {shlex.quote(r.run.source)} --to "
+                       f"{shlex.quote(target.show(dsn))} --resume")
+        elif r.hint:
             typer.echo(f"    {r.hint}")
     for name in orphans:
         typer.echo(f"leftover staging schema {name} (no run record): 'sqlite2pg clean' drops it")
@@ -404,32 +434,32 @@ def status(to: DsnOpt) -> None:
 
 @app.command()
 def rollback(
-    to: DsnOpt,
+    to: DsnOpt = None,
     target_schema: Annotated[str, typer.Option("--target-schema", help="Schema the run "
                                                "switched into.")] = "public",
 ) -> None:
     """Switch back the last switch-over: its tables move aside, the tables it replaced
     come back; one transaction."""
-    from transfer import runs
+    from transfer import runs, target
 
     try:
-        typer.echo(runs.rollback(to, target_schema))
+        typer.echo(runs.rollback(target.resolve_dsn(to), target_schema))
     except TransferError as e:
         _fail(e)
 
 
 @app.command()
 def clean(
-    to: DsnOpt,
+    to: DsnOpt = None,
     backups: Annotated[bool, typer.Option("--backups", help="Also drop the schemas kept for "
                                           "rollback (rollback is then impossible).")] = False,
 ) -> None:
     """Drop leftover staging schemas of failed or interrupted runs (they cannot be resumed
     afterwards)."""
-    from transfer import runs
+    from transfer import runs, target
 
     try:
-        dropped = runs.clean(to, backups)
+        dropped = runs.clean(target.resolve_dsn(to), backups)
     except TransferError as e:
         _fail(e)
         return

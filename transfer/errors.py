@@ -35,6 +35,12 @@ class PlanError(TransferError):
     """The migration plan cannot be built or loaded."""
 
 
+class UsageError(TransferError):
+    """The command line asks for something that cannot be done as written."""
+
+    exit_code = ExitCode.USAGE
+
+
 class BlockersFound(TransferError):
     """The plan has blockers: ``run`` would fail on them."""
 
@@ -43,6 +49,11 @@ class BlockersFound(TransferError):
 
 class ConflictError(TargetError):
     """Tables with the same names already exist in the target schema."""
+
+
+class PostDataFailed(TargetError):
+    """A post-data statement failed: the copied rows stay in staging, a resume (with a
+    revised plan) continues."""
 
 
 class DataError(TransferError):

@@ -23,7 +23,14 @@ from psycopg import sql
 from transfer import copier, ddl, faults, postdata, state, target, verify
 from transfer import plan as plan_mod
 from transfer import source as source_mod
-from transfer.errors import BlockersFound, Interrupted, TargetError, TransferError
+from transfer.errors import (
+    BlockersFound,
+    Interrupted,
+    PlanError,
+    PostDataFailed,
+    TargetError,
+    TransferError,
+)
 from transfer.plan import Plan
 from transfer.settings import BATCH_ROWS, JOBS, STAGING_PREFIX
 from transfer.source import snapshot_identity
@@ -42,12 +49,21 @@ class RunOptions:
     schema_only: bool = False
     data_only: bool = False
     verify: bool = True
+    # continue this source's interrupted run (into ``target_schema``, or into any schema
+    # when ``any_schema``), or its verify after a switch; a new run when there is none
     resume: bool = False
+    any_schema: bool = False
+    revise: bool = False  # resuming, the plan given revises the recorded one (post-data)
     backup_dir: Path | None = None  # keep the migrated snapshot here (and read it from there)
     # (table, its rows so far, its planned rows, all rows so far, all planned rows): a
     # terminal's progress bars; without it, a plain line per table every 2 s
     progress: Callable[[str, int, int, int, int], None] | None = None
     reject_dir: Path | None = None  # --on-error reject: rows that cannot be carried go here
+
+    def recorded(self) -> dict[str, Any]:
+        """What a resumed run keeps of these options (the run records them)."""
+        return {"if_exists": self.if_exists, "verify": self.verify,
+                "reject_dir": str(self.reject_dir) if self.reject_dir else None}
 
 
 @dataclass
@@ -62,43 +78,66 @@ class RunResult:
     copy_identity: dict[str, Any] | None = None  # the source when that snapshot opened
 
 
-def run(source: Path, plan: Plan | None, opts: RunOptions,
+PlanSource = Plan | Callable[[], Plan] | None
+
+
+def run(source: Path, plan: PlanSource, opts: RunOptions,
         log: Callable[[str], None] = print) -> RunResult:
-    """Run ``plan`` (None with ``opts.resume``: the interrupted run's own plan)."""
+    """Run ``plan`` (a plan, or a function making it when a new run needs one).
+
+    With ``opts.resume``, this source's interrupted run continues with its own plan and
+    options (or a revised ``plan`` that changes post-data only), a run killed after its
+    switch is verified, and a new run starts when none was recorded. A refused run writes
+    nothing in the target.
+    """
     t0 = time.perf_counter()
+    make = plan if callable(plan) else (lambda: _given(plan))
     if opts.data_only:
-        assert plan is not None
-        return _data_only(source, _selected(plan, opts), opts, log, t0)
-    log(f"STEP 2  check target {target.redact(opts.dsn)}")
+        return _data_only(source, _selected(make(), opts), opts, log, t0)
+    if not opts.resume:
+        chosen = _selected(make(), opts)  # (blockers and selection: before any connection)
+    log(f"STEP 2  check target {target.show(opts.dsn)}")
     lock = target.connect(opts.dsn, autocommit=True)  # holds the run's lock to the end
     with lock:
         try:
-            state.ensure(lock)
-            if opts.resume:
-                run_id, staging, plan, done, source = _resumable(lock, source, opts)
-                log(f"        resuming run {run_id} in {staging}, reading {source}")
+            found = _resumable(lock, source, opts) if opts.resume else None
+            if found is not None and found.state == "switched":
+                return _verify_switched(lock, found, opts, log, t0)
+            if found is not None:
+                run_id, staging, chosen, done, source = _resume(lock, found, source, opts,
+                                                                plan, log)
             else:
-                assert plan is not None
-                plan = _selected(plan, opts)
+                if opts.resume:
+                    log(f"        no interrupted run of {source} is recorded in this "
+                        "database: starting a new run")
+                    chosen = _selected(make(), opts)
                 original = source
+                _check_new(lock, source, chosen, opts)
                 if opts.backup_dir is not None:
                     source = source_mod.backup(source, opts.backup_dir)
                     log(f"        backup of the snapshot migrated: {source}")
-                run_id, staging = _new_run(lock, source, plan, opts, original)
+                run_id, staging = _new_run(lock, source, chosen, opts, original)
                 done = {}
         except psycopg.Error as e:
-            raise target.describe(e, opts.dsn) from None
+            raise target.describe(e, opts.dsn, "checking the target") from None
         steps = {"check": time.perf_counter() - t0}
         try:
-            result = _load(source, plan, opts, log, run_id, staging, done, steps)
+            result = _load(source, chosen, opts, log, run_id, staging, done, steps)
         except KeyboardInterrupt:
             _record(lock, run_id, "loading", "interrupted")
             raise Interrupted(f"interrupted; the target schema is as it was; continue with "
                               f"'sqlite2pg run {source} --to ... --resume'.") from None
         except TransferError as e:
-            if isinstance(e, TargetError) and _connection_lost(opts.dsn):
-                raise Interrupted(f"{e} The target schema is as it was; when the server is "
-                                  "back, continue with 'sqlite2pg run ... --resume'.") from None
+            if isinstance(e, Interrupted | target.ServerTimeout | PostDataFailed) or (
+                    isinstance(e, TargetError) and _connection_lost(opts.dsn)):
+                # resumable: the work done so far stays (status lists it; clean drops it)
+                _record(lock, run_id, "loading", str(e))
+                if isinstance(e, TargetError) and not isinstance(
+                        e, target.ServerTimeout | PostDataFailed):
+                    raise Interrupted(f"{e} The target schema is as it was; when the server "
+                                      "is back, continue with 'sqlite2pg run ... --resume'."
+                                      ) from None
+                raise
             _drop_quietly(opts.dsn, staging)
             _record(lock, run_id, "failed", str(e))
             raise
@@ -107,9 +146,15 @@ def run(source: Path, plan: Plan | None, opts: RunOptions,
             _record(lock, run_id, "failed", f"{type(e).__name__}: {e}")
             raise
     if opts.verify and not opts.schema_only:
-        _verify(source, plan, opts, result, log)
+        _verify(source, chosen, opts, result, log)
     steps["total"] = time.perf_counter() - t0
     return result
+
+
+def _given(plan: Plan | None) -> Plan:
+    if plan is None:
+        raise PlanError("no plan to run; give a plan or a source to plan.")
+    return plan
 
 
 def _selected(plan: Plan, opts: RunOptions) -> Plan:
@@ -119,60 +164,107 @@ def _selected(plan: Plan, opts: RunOptions) -> Plan:
         raise BlockersFound(f"the plan has {len(plan.blockers)} blocker(s), first: {first}; "
                             "run 'sqlite2pg plan' to see them all, fix them or --exclude the "
                             "tables.")
+    if not plan.tables and not plan.views:
+        raise TransferError("the plan has no table or view to migrate; check the source (or "
+                            "the plan file).")
     return plan
+
+
+def _check_new(conn: Conn, source: Path, plan: Plan, opts: RunOptions) -> None:
+    """Refuse a new run before writing anything: same-named tables in the target, a source
+    that cannot be read now."""
+    names = [t.pg_name for t in plan.tables] + [v.pg_name for v in plan.views]
+    clash = target.existing_relations(conn, opts.target_schema, names)
+    if clash and opts.if_exists != "replace":
+        raise target.conflict_error(opts.target_schema, clash)
+    source_mod.check_readable(source)
 
 
 def _new_run(conn: Conn, source: Path, plan: Plan, opts: RunOptions, original: Path
              ) -> tuple[str, str]:
-    """Record a new run and create its staging schema; (run id, staging schema)."""
+    """Record a new run and create its staging schema, in one transaction; (run id, staging
+    schema)."""
     names = [t.pg_name for t in plan.tables]
     views = [v.pg_name for v in plan.views]
-    clash = target.existing_relations(conn, opts.target_schema, names + views)
-    if clash and opts.if_exists != "replace":
-        raise target.conflict_error(opts.target_schema, clash)
     staging = target.new_staging_name()
     run_id = staging.removeprefix(STAGING_PREFIX)
     identity: dict[str, Any] = dict(snapshot_identity(source))
     if source != original:
         identity["backup_of"] = str(original.resolve())
     with conn.transaction():
+        state.ensure(conn)
         target.create_staging(conn, staging)
         state.create_run(conn, run_id, str(source.resolve()), identity, opts.target_schema,
-                         staging, names, views, plan.to_json())
+                         staging, names, views, plan.to_json(), opts.recorded())
     state.try_lock(conn, run_id)
     return run_id, staging
 
 
-def _resumable(conn: Conn, source: Path, opts: RunOptions
-               ) -> tuple[str, str, Plan, dict[str, state.TableProgress], Path]:
-    candidates = [r for r in state.runs(conn, opts.target_schema) if r.state == "loading"]
-    if not candidates:
-        raise TargetError(f"there is no interrupted run into schema {opts.target_schema!r} to "
-                          "resume; 'sqlite2pg status --to ...' lists the runs, or start a new "
-                          "run without --resume.")
-    r = candidates[0]
-    if not state.try_lock(conn, r.run_id):
-        raise TargetError(f"run {r.run_id} is still running in another process; wait for it "
-                          "or stop it first.")
+def _resumable(conn: Conn, source: Path, opts: RunOptions) -> state.Run | None:
+    """This source's newest run that did not finish: interrupted while loading, or switched
+    without its final verify; None when there is none."""
+    path = str(source.resolve())
+    for r in state.runs(conn, None if opts.any_schema else opts.target_schema):
+        if path not in (r.source, r.source_identity.get("backup_of")):
+            continue
+        if r.state == "loading":
+            if not state.try_lock(conn, r.run_id):
+                raise TargetError(f"run {r.run_id} is still running in another process; wait "
+                                  "for it or stop it first.")
+            return r
+        if r.state == "switched" and r.options.get("verify") and "verify" not in \
+                state.progress(conn, r.run_id):
+            return r
+        return None  # the newest run of this source finished (or failed): a new run
+    return None
+
+
+def _resume(conn: Conn, r: state.Run, source: Path, opts: RunOptions, revised: PlanSource,
+            log: Callable[[str], None]
+            ) -> tuple[str, str, Plan, dict[str, state.TableProgress], Path]:
     if not state.schema_exists(conn, r.staging_schema):
         raise TargetError(f"the staging schema {r.staging_schema} of run {r.run_id} is gone, "
                           "so it cannot be resumed; start a new run without --resume.")
     if r.source_identity.get("backup_of") == str(source.resolve()):
         source = Path(r.source)  # the run reads its backup: the snapshot it started from
-    if Path(r.source) != source.resolve():
-        raise TargetError(f"run {r.run_id} copied {r.source}, not {source.resolve()}; resume it "
-                          "with that file, or start a new run without --resume.")
     recorded = {k: v for k, v in r.source_identity.items() if k != "backup_of"}
     if snapshot_identity(source) != recorded:
         raise TargetError(f"{source} has changed since run {r.run_id} read it, so the rows "
                           "already copied may not match it; start a new run without --resume "
                           "('sqlite2pg clean' drops the old staging schema).")
-    try:
-        plan = plan_mod.plan_from_dict(r.plan)
-    except (KeyError, TypeError) as e:
-        raise TargetError(f"run {r.run_id} has an unreadable plan ({e}); start a new run "
-                          "without --resume.") from None
+    plan = plan_mod.stored_plan(r.plan, r.run_id)
+    if opts.revise and revised is not None:
+        plan = plan_mod.revised(plan, revised() if callable(revised) else revised)
+        state.set_plan(conn, r.run_id, plan.to_json())
+        log("        with the revised plan (its post-data replaces the recorded one)")
+    _apply_recorded(opts, r)
+    log(f"        resuming run {r.run_id} in {r.staging_schema}, reading {source}")
     return r.run_id, r.staging_schema, plan, state.progress(conn, r.run_id), source
+
+
+def _apply_recorded(opts: RunOptions, r: state.Run) -> None:
+    """The interrupted run's own options: its target schema, --if-exists, verify, rejects."""
+    opts.target_schema = r.target_schema
+    opts.if_exists = str(r.options.get("if_exists", opts.if_exists))
+    opts.verify = bool(r.options.get("verify", opts.verify))
+    if r.options.get("reject_dir"):
+        opts.reject_dir = Path(str(r.options["reject_dir"]))
+
+
+def _verify_switched(conn: Conn, r: state.Run, opts: RunOptions, log: Callable[[str], None],
+                     t0: float) -> RunResult:
+    """Resume a run killed after its switch: its final verify."""
+    _apply_recorded(opts, r)
+    plan = plan_mod.stored_plan(r.plan, r.run_id)
+    log(f"        run {r.run_id} was switched into {r.target_schema}; its final verify "
+        "remains")
+    source = Path(r.source)
+    result = RunResult([copier.TableResult(t.name, t.rows) for t in plan.tables],
+                       {"check": time.perf_counter() - t0}, r.backup_schema, plan,
+                       run_id=r.run_id)
+    _verify(source, plan, opts, result, log)
+    result.steps["total"] = time.perf_counter() - t0
+    return result
 
 
 def _load(source: Path, plan: Plan, opts: RunOptions, log: Callable[[str], None],
@@ -297,6 +389,7 @@ def _verify(source: Path, plan: Plan, opts: RunOptions, result: RunResult,
             log: Callable[[str], None]) -> None:
     start = time.perf_counter()
     snapshot = result.snapshot
+    faults.pause("verify")
     try:
         if snapshot is not None and snapshot_identity(source) != result.copy_identity:
             # The application wrote since the copy began: compare the very snapshot copied.
@@ -312,13 +405,21 @@ def _verify(source: Path, plan: Plan, opts: RunOptions, result: RunResult,
         if snapshot is not None:
             snapshot.close()
             result.snapshot = None
+    if result.run_id is not None:
+        differing = [v.table for v in result.verified.tables if not v.equal]
+        with target.connect(opts.dsn, autocommit=True) as conn:
+            state.mark_done(conn, result.run_id, "verify", rows=sum(
+                v.source_rows for v in result.verified.tables))
+            state.set_state(conn, result.run_id, "switched",
+                            "verified: every table equal" if not differing else
+                            f"verified: {len(differing)} tables differ ({', '.join(differing)})")
     result.steps["verify"] = time.perf_counter() - start
 
 
 def _data_only(source: Path, plan: Plan, opts: RunOptions, log: Callable[[str], None],
                t0: float) -> RunResult:
     """Append rows into existing tables (one COPY transaction per table)."""
-    log(f"STEP 2  check target {target.redact(opts.dsn)}")
+    log(f"STEP 2  check target {target.show(opts.dsn)}")
     names = [t.pg_name for t in plan.tables]
     with target.connect(opts.dsn, autocommit=True) as conn:
         missing = set(names) - set(target.existing_relations(conn, opts.target_schema, names))
@@ -351,8 +452,8 @@ def plan_for_run(source: Path, plan_file: Path | None, **kwargs: object) -> Plan
 
 def plan_for_verify(source: Path, dsn: str, schema: str, plan_file: Path | None,
                     **kwargs: object) -> Plan:
-    """The reviewed plan file, else the plan the last run from ``source`` recorded, else a
-    fresh plan."""
+    """The reviewed plan file, else the plan the last run from ``source`` recorded (checked
+    as a plan file is), else a fresh plan."""
     if plan_file is not None:
         return plan_mod.load_plan(plan_file)
     try:
@@ -363,8 +464,10 @@ def plan_for_verify(source: Path, dsn: str, schema: str, plan_file: Path | None,
     except psycopg.Error as e:
         raise target.describe(e, dsn) from None
     if recorded and not kwargs.get("casts"):
-        try:
-            return plan_mod.plan_from_dict(recorded[0].plan)
-        except (KeyError, TypeError):
-            pass
+        plan = plan_mod.stored_plan(recorded[0].plan, recorded[0].run_id)
+        if not plan.tables:
+            raise TransferError(f"run {recorded[0].run_id} of {source} migrated no table, so "
+                                "there is nothing to verify; give --plan FILE to compare "
+                                "tables migrated otherwise.")
+        return plan
     return plan_mod.build_plan(source, **kwargs)  # type: ignore[arg-type]

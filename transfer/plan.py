@@ -24,10 +24,10 @@ from transfer import catalog as catalog_mod
 from transfer import profile as profile_mod
 from transfer import reader, source, translate
 from transfer.catalog import Catalog, Column, Table
-from transfer.errors import PlanError
+from transfer.errors import PlanError, UsageError
 from transfer.profile import ColumnProfile, TableProfile, predicate, quote_ident, row_label, row_ref
 from transfer.settings import PG_MAX_COLUMNS, PG_MAX_IDENTIFIER_BYTES
-from transfer.typemap import TypeMap, load_type_map, render_pg
+from transfer.typemap import TypeMap, load_type_map, preferred_type
 
 PLAN_FORMAT = 2
 ORDERS = ("tenant", "source")  # row orders of the copy (see Plan.ordered)
@@ -128,6 +128,7 @@ class ViewPlan:
     name: str
     pg_name: str
     sql: str  # PostgreSQL CREATE VIEW statement
+    depends: list[str] = field(default_factory=list)  # SQLite tables and views it reads
 
 
 @dataclass
@@ -149,24 +150,55 @@ class Plan:
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2, ensure_ascii=False)
 
-    def select(self, include: list[str], exclude: list[str]) -> Plan:
+    def select(self, include: list[str], exclude: list[str],
+               flags: tuple[str, str] = ("--include", "--exclude")) -> Plan:
         """The plan of the tables whose SQLite names match an ``include`` glob (all when
-        none is given) and no ``exclude`` glob; foreign keys to others are left out, and
-        views too when tables are left out."""
+        none is given) and no ``exclude`` glob. A glob matching no table is a usage error
+        (a typo must not pass as a migration of nothing). What depends on a table left out
+        (a view reading it, a foreign key to it) is left out too, each named in
+        ``not_carried``."""
+        for flag, globs in zip(flags, (include, exclude), strict=True):
+            for g in globs:
+                if not any(fnmatch.fnmatchcase(t.name, g) for t in self.tables):
+                    names = ", ".join(t.name for t in self.tables[:12])
+                    raise UsageError(f"{flag} {g!r} matches no table; the tables are: "
+                                     f"{names or 'none'}{' ...' if len(self.tables) > 12 else ''}"
+                                     ".")
 
         def keep(name: str) -> bool:
             if include and not any(fnmatch.fnmatchcase(name, g) for g in include):
                 return False
             return not any(fnmatch.fnmatchcase(name, g) for g in exclude)
 
-        kept = {t.pg_name for t in self.tables if keep(t.name)}
-        tables = [replace(t, foreign_keys=[fk for fk in t.foreign_keys
-                                           if fk.ref_table in kept])
-                  for t in self.tables if t.pg_name in kept]
-        blockers = [b for b in self.blockers if keep(b.table)]
-        return Plan(self.format, self.source, tables,
-                    self.views if not (include or exclude) else [], blockers, self.warnings,
-                    self.not_carried)
+        left_out = {t.name for t in self.tables if not keep(t.name)}
+        if not left_out:
+            return self
+        kept = {t.pg_name for t in self.tables if t.name not in left_out}
+        notes = list(self.not_carried)
+        tables = []
+        for t in self.tables:
+            if t.name in left_out:
+                continue
+            fks = []
+            for fk in t.foreign_keys:
+                if fk.ref_table in kept:
+                    fks.append(fk)
+                else:
+                    notes.append(Note(t.name, None, f"foreign key {fk.pg_name} is left out: it "
+                                      f"refers to {fk.ref_table}, which the selection leaves "
+                                      "out"))
+            tables.append(replace(t, foreign_keys=fks))
+        views = []
+        for v in self.views:
+            missing = [d for d in v.depends if d in left_out]
+            if missing:
+                left_out.add(v.name)
+                notes.append(Note(v.name, None, f"view is left out: it reads {', '.join(missing)}"
+                                  ", which the selection leaves out"))
+            else:
+                views.append(v)
+        blockers = [b for b in self.blockers if b.table not in left_out]
+        return Plan(self.format, self.source, tables, views, blockers, self.warnings, notes)
 
     def ordered(self, order: str) -> Plan:
         """The plan copying rows in ``order``: ``tenant`` (each table with a tenant key in
@@ -265,7 +297,12 @@ def _rowid_name(t: Table) -> str | None:
 
 
 def _check_casts(cat: Catalog, casts: dict[str, str]) -> None:
-    for key in casts:
+    """Each --cast names a column of the source and a PostgreSQL type (by its grammar: the
+    type is written into statements); the type is kept in its canonical spelling."""
+    from transfer import pgtypes
+
+    for key, forced in casts.items():
+        casts[key] = pgtypes.canonical(forced, f"--cast {key}")
         table, _, column = key.partition(".")
         try:
             cat.table(table).column(column)
@@ -412,7 +449,7 @@ class Planner:
         plan = ColumnPlan(name=c.name, pg_name=c.name, declared=c.declared, pg_type="",
                           reason=rule.reason, select=q, convert="text", storage=storage)
         forced = self.casts.get(f"{t.name}.{c.name}")
-        preferred = render_pg(rule.pg, params) if rule.pg else ""
+        preferred = preferred_type(rule.pg, params) or ""
         chosen = self.choose(rule.kind, preferred, params, c, cp, t, forced)
         plan.pg_type, plan.select, plan.convert, plan.decision = chosen
         if not forced and (cp.ok(plan.convert) or (plan.convert == "text"
@@ -472,15 +509,14 @@ class Planner:
                 return preferred, q, conv, None
         elif kind == "real" and preferred:
             if only <= {"integer", "real"} and not cp.n("int_beyond_double"):
-                sel = f"CAST({q} AS REAL)" if cp.n("integer") else q
+                sel = read_as("real" if cp.n("integer") else "stored", q)
                 return "double precision", sel, "float64", None
         elif kind == "numeric" and preferred:
             if params and only <= {"integer", "real"} and cp.numeric_fit == cp.non_null:
                 p, s = params["p"], params["s"]
                 if 1 <= p <= 76 and 0 <= s <= p:
-                    sel = (f"CASE typeof({q}) WHEN 'real' THEN printf('%.{s}f', {q}) "
-                           f"ELSE CAST({q} AS TEXT) END")
-                    return f"numeric({p},{s})", sel, f"decimal({p},{s})", None
+                    return f"numeric({p},{s})", read_as("decimal", q, s), f"decimal({p},{s})", \
+                        None
             if not params and only <= {"integer"}:
                 return "bigint", q, "int64", None
         elif kind == "text" and preferred:
@@ -552,11 +588,11 @@ class Planner:
                             "numeric(p,s).")
         sel = q
         if conv == "text":
-            sel = text_of(q)
+            sel = read_as("exact_text", q)
         elif conv == "bytes":
-            sel = f"CAST({q} AS BLOB)"
+            sel = read_as("blob", q)
         elif conv == "float64":
-            sel = f"CAST({q} AS REAL)"
+            sel = read_as("real", q)
         elif conv == "decimal":
             ps = cast_numeric(forced)
             if ps is None:
@@ -564,8 +600,7 @@ class Planner:
                                 "and scale, e.g. numeric(12,2).")
             p, s = ps
             conv = f"decimal({p},{s})"
-            sel = (f"CASE typeof({q}) WHEN 'real' THEN printf('%.{s}f', {q}) "
-                   f"ELSE CAST({q} AS TEXT) END")
+            sel = read_as("decimal", q, s)
         return forced, sel, conv, None
 
     def rows_where(self, t: Table, c: Column, where: str) -> list[str]:
@@ -760,6 +795,7 @@ class Planner:
     # -- views --------------------------------------------------------------------------
     def plan_views(self, by_name: dict[str, TablePlan]) -> list[ViewPlan]:
         names: dict[str, str] = {}
+        relations = {tp.name.lower(): tp.name for tp in by_name.values()}
         for tp in by_name.values():
             names[tp.name.lower()] = tp.pg_name
             for c in tp.columns:
@@ -775,9 +811,13 @@ class Planner:
                 self.not_carried.append(Note(v.name, None, f"view is not carried over: {e}"))
                 continue
             pg_name = self.names.claim(v.name)
+            depends = sorted({t.name for t in toks if t.kind in ("word", "ident")
+                              and t.name.lower() in relations}, key=str.lower)
             names[v.name.lower()] = pg_name
             stmt = f"CREATE VIEW {translate.render(sql.Identifier(pg_name))} AS {body}"
-            views.append(ViewPlan(name=v.name, pg_name=pg_name, sql=stmt))
+            views.append(ViewPlan(name=v.name, pg_name=pg_name, sql=stmt,
+                                  depends=[relations[d.lower()] for d in depends]))
+            relations[v.name.lower()] = v.name
         return views
 
 
@@ -850,6 +890,31 @@ def _family(pg_type: str) -> str:
     return base
 
 
+# How the copy reads a column from SQLite: each form's expression over the quoted column
+# name (one storage class out, see transfer.reader); a plan file may hold only these.
+READ_FORMS = ("stored", "real", "text", "exact_text", "blob", "exact_blob", "decimal")
+
+
+def read_as(form: str, q: str, scale: int | None = None) -> str:
+    """The SQLite expression reading the quoted column ``q`` in ``form``."""
+    if form == "stored":
+        return q
+    if form == "real":
+        return f"CAST({q} AS REAL)"
+    if form == "text":
+        return f"CAST({q} AS TEXT)"
+    if form == "exact_text":
+        return text_of(q)
+    if form == "blob":
+        return f"CAST({q} AS BLOB)"
+    if form == "exact_blob":
+        return f"CAST({text_of(q)} AS BLOB)"
+    if form == "decimal" and scale is not None:
+        return (f"CASE typeof({q}) WHEN 'real' THEN printf('%.{int(scale)}f', {q}) "
+                f"ELSE CAST({q} AS TEXT) END")
+    raise ValueError(form)
+
+
 def text_of(q: str) -> str:
     """SQLite's text of any value, -0.0 included (CAST gives '0.0': the sign would be lost;
     atan2 tells the zeros apart)."""
@@ -861,14 +926,14 @@ def _fallback_read(pg: str, q: str, classes: list[str]) -> tuple[str, str]:
     if pg == "bigint":
         return q, "int64"
     if pg == "double precision":
-        return (f"CAST({q} AS REAL)" if "integer" in classes else q), "float64"
+        return read_as("real" if "integer" in classes else "stored", q), "float64"
     if pg == "bytea":
         if classes == ["blob"]:
             return q, "bytes"
-        return f"CAST({text_of(q) if 'real' in classes else q} AS BLOB)", "bytes"
+        return read_as("exact_blob" if "real" in classes else "blob", q), "bytes"
     if set(classes) <= {"text"}:
         return q, "text"
-    return (text_of(q) if "real" in classes else f"CAST({q} AS TEXT)"), "text"
+    return read_as("exact_text" if "real" in classes else "text", q), "text"
 
 
 def save_plan(plan: Plan, path: Path) -> None:
@@ -883,14 +948,128 @@ def load_plan(path: Path) -> Plan:
     except json.JSONDecodeError as e:
         raise PlanError(f"plan file {path} is not valid JSON ({e}); regenerate it with "
                         "'sqlite2pg plan --output'.") from None
-    if data.get("format") != PLAN_FORMAT:
-        raise PlanError(f"plan file {path} has format {data.get('format')!r}, this version "
-                        f"reads {PLAN_FORMAT}; regenerate it with 'sqlite2pg plan --output'.")
+    return checked_plan(data, f"plan file {path}")
+
+
+def stored_plan(data: dict[str, Any], run_id: str) -> Plan:
+    """The plan a run recorded in the target, checked exactly as a plan file is (anyone who
+    can write the bookkeeping table could have changed it)."""
+    return checked_plan(data, f"the plan recorded for run {run_id}")
+
+
+def checked_plan(data: Any, where: str) -> Plan:
+    """A plan from its JSON form, every field checked before any of it reaches a statement:
+    PostgreSQL types by their grammar, read expressions and conversions against the forms
+    this tool writes, enumerations against their values, numbers as numbers."""
+    if not isinstance(data, dict) or data.get("format") != PLAN_FORMAT:
+        found = data.get("format") if isinstance(data, dict) else None
+        raise PlanError(f"{where} has format {found!r}, this version reads {PLAN_FORMAT}; "
+                        "regenerate it with 'sqlite2pg plan --output'.")
     try:
-        return plan_from_dict(data)
-    except (KeyError, TypeError) as e:
-        raise PlanError(f"plan file {path} is missing or has unexpected fields ({e}); "
-                        "regenerate it with 'sqlite2pg plan --output'.") from None
+        plan = plan_from_dict(data)
+        _check(plan)
+    except (KeyError, TypeError, ValueError, AttributeError) as e:
+        raise PlanError(f"{where} is missing or has unexpected fields ({e}); regenerate it "
+                        "with 'sqlite2pg plan --output'.") from None
+    except PlanError as e:
+        raise PlanError(f"{where}: {e}") from None
+    return plan
+
+
+_ACTIONS = ("NO ACTION", "RESTRICT", "CASCADE", "SET NULL", "SET DEFAULT", "")
+_DEFERRABLE = ("", "DEFERRABLE", "NOT DEFERRABLE", "DEFERRABLE INITIALLY DEFERRED",
+               "DEFERRABLE INITIALLY IMMEDIATE", "NOT DEFERRABLE INITIALLY IMMEDIATE",
+               "INITIALLY DEFERRED", "INITIALLY IMMEDIATE")
+_ROWIDS = ("rowid", "_rowid_", "oid")
+
+
+def _need(ok: bool, what: str) -> None:
+    if not ok:
+        raise PlanError(what)
+
+
+def _name(value: Any, what: str) -> None:
+    _need(isinstance(value, str) and bool(value) and "\x00" not in value
+          and len(value.encode()) <= PG_MAX_IDENTIFIER_BYTES,
+          f"{what} {value!r} is not a PostgreSQL name (1 to 63 bytes)")
+
+
+def allowed_reads(name: str, conversion: str) -> set[str]:
+    """The read expressions this tool writes for column ``name`` read for ``conversion``."""
+    q = quote_ident(name)
+    m = re.fullmatch(r"decimal\((\d+),(\d+)\)", conversion)
+    scale = int(m.group(2)) if m else None
+    return {read_as(f, q, scale) for f in READ_FORMS if f != "decimal" or m} | {
+        n for n in _ROWIDS if n == name}
+
+
+def _check(plan: Plan) -> None:
+    from transfer import convert, pgtypes
+
+    for t in plan.tables:
+        _name(t.pg_name, f"table {t.name!r}: name")
+        _need(isinstance(t.name, str) and isinstance(t.rows, int), f"table {t.name!r}: name "
+              "and rows")
+        _need(t.rowid is None or t.rowid in _ROWIDS, f"table {t.name!r}: rowid {t.rowid!r}")
+        _need(t.sequence_floor is None or type(t.sequence_floor) is int,
+              f"table {t.name!r}: sequence_floor {t.sequence_floor!r} is not an integer")
+        names = {c.name for c in t.columns}
+        pg_names = {c.pg_name for c in t.columns}
+        _need(t.tenant_order is None or t.tenant_order in names,
+              f"table {t.name!r}: tenant_order {t.tenant_order!r} is not a column")
+        for c in t.columns:
+            where = f"column {t.name}.{c.name}"
+            _name(c.pg_name, f"{where}: name")
+            c.pg_type = pgtypes.canonical(c.pg_type, f"{where}: type")
+            _need(isinstance(c.nullable, bool) and isinstance(c.identity, bool),
+                  f"{where}: nullable and identity are true or false")
+            try:
+                convert.converter(c.convert)
+            except convert.ConversionError:
+                raise PlanError(f"{where}: unknown conversion {c.convert!r}") from None
+            _need(c.select in allowed_reads(c.name, c.convert),
+                  f"{where}: the read expression {c.select!r} is not one this tool writes")
+            if c.sequence_name is not None:
+                _name(c.sequence_name, f"{where}: sequence")
+        for k in [*t.pk, *(col for fk in t.foreign_keys for col in fk.columns)]:
+            _need(k in pg_names, f"table {t.name!r}: key column {k!r} is not a column")
+        if t.pk_name is not None:
+            _name(t.pk_name, f"table {t.name!r}: primary key name")
+        for ix in t.indexes:
+            _name(ix.pg_name, f"table {t.name!r}: index name")
+            _need(isinstance(ix.unique, bool) and isinstance(ix.constraint, bool),
+                  f"index {ix.pg_name!r}: unique and constraint are true or false")
+        for fk in t.foreign_keys:
+            _name(fk.pg_name, f"table {t.name!r}: foreign key name")
+            _need(fk.on_update in _ACTIONS and fk.on_delete in _ACTIONS
+                  and fk.deferrable in _DEFERRABLE and isinstance(fk.not_valid, bool),
+                  f"foreign key {fk.pg_name!r}: its actions are not PostgreSQL's")
+            parent = next((p for p in plan.tables if p.pg_name == fk.ref_table), None)
+            _need(parent is not None and all(r in {c.pg_name for c in parent.columns}
+                                             for r in fk.ref_columns),
+                  f"foreign key {fk.pg_name!r}: it refers to no table or column of the plan")
+        for name, _expr in t.checks:
+            _name(name, f"table {t.name!r}: check name")
+    for v in plan.views:
+        _name(v.pg_name, f"view {v.name!r}: name")
+
+
+def revised(old: Plan, new: Plan) -> Plan:
+    """``new`` as the plan of a resumed run that loaded with ``old``: the copied rows must
+    mean the same, so tables, columns, types and reads must be ``old``'s; keys, indexes,
+    checks, foreign keys and views (post-data) may differ."""
+    def shape(p: Plan) -> list[Any]:
+        return [(t.name, t.pg_name, t.rowid, t.tenant_order,
+                 [(c.name, c.pg_name, c.pg_type, c.select, c.convert, c.nullable, c.identity,
+                   c.default) for c in t.columns]) for t in p.tables]
+
+    if shape(old) != shape(new):
+        raise PlanError("the revised plan changes tables, columns or their types, which the "
+                        "rows already copied were loaded with; revise only keys, indexes, "
+                        "checks, foreign keys and views, or start a new run without --resume.")
+    return new
+
+
 
 
 def plan_from_dict(data: dict[str, Any]) -> Plan:

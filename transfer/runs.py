@@ -19,6 +19,7 @@ class RunStatus:
     running: bool
     tables_done: int
     rows_copied: int
+    verify_pending: bool = False  # switched, and its final verify never finished
 
     @property
     def label(self) -> str:
@@ -28,8 +29,6 @@ class RunStatus:
 
     @property
     def hint(self) -> str:
-        if self.label == "interrupted":
-            return "resume with 'sqlite2pg run SOURCE --to ... --resume'"
         if self.run.state == "switched":
             return "can be rolled back"
         return ""
@@ -43,7 +42,8 @@ def status(dsn: str) -> tuple[list[RunStatus], list[str]]:
             progress = state.progress(conn, r.run_id)
             tables = [p for k, p in progress.items() if k.startswith("table ")]
             out.append(RunStatus(r, state.is_running(conn, r.run_id),
-                                 sum(1 for p in tables if p.done), sum(p.rows for p in tables)))
+                                 sum(1 for p in tables if p.done), sum(p.rows for p in tables),
+                                 bool(r.options.get("verify")) and "verify" not in progress))
         known = {s.run.staging_schema for s in out}
         orphans = [n for n in _schemas(conn, STAGING_PREFIX) if n not in known]
     return out, orphans
@@ -104,13 +104,8 @@ def clean(dsn: str, backups: bool = False) -> list[str]:
 
 
 def _connect(dsn: str) -> Conn:
-    conn = target.connect(dsn, autocommit=True)
-    try:
-        state.ensure(conn)
-    except psycopg.Error as e:
-        conn.close()
-        raise target.describe(e, dsn) from None
-    return conn
+    """A session that creates nothing (the bookkeeping schema is a run's to create)."""
+    return target.connect(dsn, autocommit=True)
 
 
 def _schemas(conn: Conn, prefix: str) -> list[str]:

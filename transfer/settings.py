@@ -35,3 +35,8 @@ STAGING_PREFIX = "sqlite2pg_staging_"
 BACKUP_PREFIX = "sqlite2pg_old_"
 # Name prefix of the schemas a rollback moves the rolled-back run's tables into.
 ROLLED_BACK_PREFIX = "sqlite2pg_rolledback_"
+# PostgreSQL session timeouts of every session (a duration: 0, 500ms, 30s, 5min). A lock
+# wait longer than the lock timeout (e.g. the switch waiting for an application's
+# transaction on a replaced table) stops the run, resumable; 0 waits.
+LOCK_TIMEOUT = os.environ.get(ENV_PREFIX + "LOCK_TIMEOUT", "0")
+STATEMENT_TIMEOUT = os.environ.get(ENV_PREFIX + "STATEMENT_TIMEOUT", "0")

@@ -74,6 +74,20 @@ def open_source(path: Path) -> sqlite3.Connection:
     return conn
 
 
+def check_readable(path: Path) -> None:
+    """Raise ``SourceError`` unless a read transaction can begin on ``path`` now (a writer
+    holding an exclusive lock would make the copy fail after the target was touched)."""
+    conn = open_source(path)
+    try:
+        conn.execute("BEGIN")
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        conn.execute("COMMIT")
+    except sqlite3.DatabaseError as e:
+        raise describe_sqlite_error(path, e) from None
+    finally:
+        conn.close()
+
+
 def describe_sqlite_error(path: Path, e: sqlite3.Error) -> SourceError:
     """Turn an sqlite3 error into one sentence saying what to do."""
     msg = str(e)

@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -30,9 +30,11 @@ from transfer.target import Conn
 SCHEMA = "sqlite2pg"
 LOCK_CLASS = 0x5132  # first key of the advisory locks runs hold
 
-DDL = f"""
-CREATE SCHEMA IF NOT EXISTS {SCHEMA};
-CREATE TABLE IF NOT EXISTS {SCHEMA}.runs (
+# One statement each (sessions take one statement at a time); idempotent, so that a
+# bookkeeping schema made by an earlier version is brought up to date.
+DDL = (
+    f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}",
+    f"""CREATE TABLE IF NOT EXISTS {SCHEMA}.runs (
     run_id text PRIMARY KEY,
     started_at timestamptz NOT NULL DEFAULT now(),
     updated_at timestamptz NOT NULL DEFAULT now(),
@@ -47,8 +49,8 @@ CREATE TABLE IF NOT EXISTS {SCHEMA}.runs (
     views text[] NOT NULL,
     plan jsonb NOT NULL,
     message text
-);
-CREATE TABLE IF NOT EXISTS {SCHEMA}.progress (
+)""",
+    f"""CREATE TABLE IF NOT EXISTS {SCHEMA}.progress (
     run_id text NOT NULL REFERENCES {SCHEMA}.runs ON DELETE CASCADE,
     item text NOT NULL,
     rows bigint NOT NULL DEFAULT 0,
@@ -56,9 +58,12 @@ CREATE TABLE IF NOT EXISTS {SCHEMA}.progress (
     done boolean NOT NULL DEFAULT false,
     last_key text,
     PRIMARY KEY (run_id, item)
-);
-"""
-
+)""",
+    f"ALTER TABLE {SCHEMA}.progress ADD COLUMN IF NOT EXISTS last_key text",
+    # the run's options that a resume keeps (--if-exists, verify, --on-error reject's dir)
+    f"ALTER TABLE {SCHEMA}.runs ADD COLUMN IF NOT EXISTS options jsonb NOT NULL DEFAULT "
+    "'{}'",
+)
 
 
 @dataclass
@@ -77,6 +82,7 @@ class Run:
     views: list[str]
     plan: dict[str, Any]
     message: str | None
+    options: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -88,19 +94,11 @@ class TableProgress:
 
 
 def ensure(conn: Conn) -> None:
-    exists = conn.execute("SELECT to_regclass(%s) IS NOT NULL",
-                          (f"{SCHEMA}.progress",)).fetchone()
-    if not (exists and exists[0]):
-        with conn.transaction():
-            conn.execute("SELECT pg_advisory_xact_lock(%s, 0)", (LOCK_CLASS,))
-            conn.execute(DDL)
-        return
-    row = conn.execute("SELECT count(*) FROM pg_attribute WHERE attrelid = %s::regclass "
-                       "AND attname = 'last_key'", (f"{SCHEMA}.progress",)).fetchone()
-    if not (row and row[0]):
-        with conn.transaction():  # recorded by a version before tenant order
-            conn.execute("SELECT pg_advisory_xact_lock(%s, 0)", (LOCK_CLASS,))
-            conn.execute(f"ALTER TABLE {SCHEMA}.progress ADD COLUMN IF NOT EXISTS last_key text")
+    """Create or bring up to date the bookkeeping schema (in the caller's transaction: a
+    run that is refused creates nothing)."""
+    conn.execute("SELECT pg_advisory_xact_lock(%s, 0)", (LOCK_CLASS,))
+    for statement in DDL:
+        conn.execute(statement)
 
 
 def lock_key(run_id: str) -> tuple[int, int]:
@@ -122,12 +120,12 @@ def is_running(conn: Conn, run_id: str) -> bool:
 
 def create_run(conn: Conn, run_id: str, source: str, identity: dict[str, Any],
                target_schema: str, staging: str, tables: list[str], views: list[str],
-               plan_json: str) -> None:
+               plan_json: str, options: dict[str, Any]) -> None:
     conn.execute(
         f"INSERT INTO {SCHEMA}.runs (run_id, state, source, source_identity, target_schema, "
-        "staging_schema, tables, views, plan) VALUES (%s, 'loading', %s, %s, %s, %s, %s, %s, "
-        "%s)", (run_id, source, Jsonb(identity), target_schema, staging, tables, views,
-                Jsonb(json.loads(plan_json))))
+        "staging_schema, tables, views, plan, options) VALUES (%s, 'loading', %s, %s, %s, %s, "
+        "%s, %s, %s, %s)", (run_id, source, Jsonb(identity), target_schema, staging, tables,
+                            views, Jsonb(json.loads(plan_json)), Jsonb(options)))
 
 
 def set_state(conn: Conn, run_id: str, state: str, message: str | None = None,
@@ -140,6 +138,12 @@ def set_state(conn: Conn, run_id: str, state: str, message: str | None = None,
         params.append(v)
     conn.execute(sql.SQL("UPDATE {}.runs SET {} WHERE run_id = %s").format(
         sql.Identifier(SCHEMA), sql.SQL(", ").join(sets)), [*params, run_id])
+
+
+def set_plan(conn: Conn, run_id: str, plan_json: str) -> None:
+    """Record a revised plan for a resumed run."""
+    conn.execute(f"UPDATE {SCHEMA}.runs SET plan = %s, updated_at = now() WHERE run_id = %s",
+                 (Jsonb(json.loads(plan_json)), run_id))
 
 
 def progress_upsert(run_id: str, item: str, rows: int = 0, last_rowid: int | None = None,
@@ -171,7 +175,9 @@ def statement_key(statement_sql: str) -> str:
 
 
 _COLUMNS = ("run_id, started_at, updated_at, state, source, source_identity, target_schema, "
-            "staging_schema, backup_schema, rolled_back_schema, tables, views, plan, message")
+            "staging_schema, backup_schema, rolled_back_schema, tables, views, plan, message, "
+            # (a bookkeeping schema of an earlier version has no options column)
+            "coalesce(to_jsonb(runs) -> 'options', '{}')")
 
 
 def runs(conn: Conn, target_schema: str | None = None) -> list[Run]:
@@ -179,7 +185,7 @@ def runs(conn: Conn, target_schema: str | None = None) -> list[Run]:
     if not _has_state(conn):
         return []
     where = "WHERE target_schema = %s" if target_schema is not None else ""
-    rows = conn.execute(f"SELECT {_COLUMNS} FROM {SCHEMA}.runs {where} "
+    rows = conn.execute(f"SELECT {_COLUMNS} FROM {SCHEMA}.runs AS runs {where} "
                         "ORDER BY started_at DESC, run_id DESC",
                         (target_schema,) if target_schema is not None else ()).fetchall()
     return [Run(*r) for r in rows]

@@ -14,6 +14,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from transfer import pgtypes
 from transfer.errors import PlanError
 
 KINDS = ("boolean", "integer", "real", "numeric", "text", "timestamp", "date", "json", "blob",
@@ -90,6 +91,17 @@ def render_pg(template: str, params: dict[str, int]) -> str:
     return template.format(**params)
 
 
+def preferred_type(template: str, params: dict[str, int]) -> str | None:
+    """The rule's type for the declared parameters, canonical; None when they make no
+    PostgreSQL type (VARCHAR(0), DECIMAL(2000,1)): the data then decides."""
+    if not template:
+        return None
+    try:
+        return pgtypes.canonical(render_pg(template, params))
+    except PlanError:
+        return None
+
+
 def _parse(data: dict[str, Any], source: str) -> tuple[list[Rule], list[Fallback]]:
     rules = []
     for i, r in enumerate(data.get("rule", []), 1):
@@ -104,12 +116,19 @@ def _parse(data: dict[str, Any], source: str) -> tuple[list[Rule], list[Fallback
         if rule.kind not in KINDS:
             raise PlanError(f"{source}: rule {i} has unknown kind {rule.kind!r}; use one of "
                             f"{', '.join(KINDS)}.")
+        if rule.pg:  # (a type is written into statements: checked by its grammar)
+            pgtypes.parse(render_pg(rule.pg, {"n": 1, "p": 10, "s": 2}), f"{source}: rule {i}")
         rules.append(rule)
-    fallbacks = [
-        Fallback(classes=tuple(str(f["classes"]).split("|")), pg=str(f["pg"]),
-                 reason=str(f.get("reason", "")))
-        for f in data.get("fallback", [])
-    ]
+    fallbacks = []
+    for i, f in enumerate(data.get("fallback", []), 1):
+        try:
+            fb = Fallback(classes=tuple(str(f["classes"]).split("|")), pg=str(f["pg"]),
+                          reason=str(f.get("reason", "")))
+        except KeyError as e:
+            raise PlanError(f"{source}: fallback {i} is invalid (missing {e}); each fallback "
+                            "needs 'classes' and 'pg'.") from None
+        fb = Fallback(fb.classes, pgtypes.canonical(fb.pg, f"{source}: fallback {i}"), fb.reason)
+        fallbacks.append(fb)
     return rules, fallbacks
 
 

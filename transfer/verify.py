@@ -705,7 +705,7 @@ def verify(source: Path, plan: Plan, dsn: str, schema: str = "public",
     transaction (``run`` passes the copy's), which is then read here, alone.
     """
     start = time.perf_counter()
-    chosen = plan.select(tables or [], []).tables
+    chosen = plan.select(tables or [], [], ("--tables", "--exclude")).tables
     checkers = [TableVerifier(t, schema, chunk_rows, batch_rows) for t in chosen]
     verdicts = [TableVerdict(t.name, t.pg_name) for t in chosen]
     if snapshot is not None:
