@@ -17,7 +17,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from transfer.plan import Plan, TablePlan
+from transfer.model import Plan, TablePlan
 
 
 def _float_bits(x: float) -> bytes:

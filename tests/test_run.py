@@ -129,7 +129,7 @@ def test_schema_only_include_and_data_only(saas_db: Path, pg_dsn: str) -> None:
 
 def test_reviewed_plan_file_is_executed_as_saved(saas_db: Path, tmp_path: Path,
                                                  pg_dsn: str) -> None:
-    from transfer.plan import load_plan, save_plan
+    from transfer.model import load_plan, save_plan
 
     plan_file = tmp_path / "plan.json"
     save_plan(build_plan(saas_db), plan_file)
@@ -152,7 +152,7 @@ def test_reject_mode_sets_rows_aside_and_stop_mode_names_them(tmp_path: Path,
     import subprocess
     import sys
 
-    from transfer.plan import save_plan
+    from transfer.model import save_plan
 
     rows = ", ".join(f"({i}, '2024-01-01 00:00:{i % 60:02d}', 'c{i}')" for i in range(1, 101))
     db = build_db(tmp_path / "later.db", "CREATE TABLE ev (id INTEGER PRIMARY KEY, "
@@ -402,7 +402,7 @@ def test_an_edited_plan_file_type_is_checked_in_full(tmp_path: Path, pg_dsn: str
     the copy checks every value of it (it checks in full what the profile did not clear)."""
     import json
 
-    from transfer.plan import load_plan, save_plan
+    from transfer.model import load_plan, save_plan
 
     db = build_db(tmp_path / "tjb.db",
                   (ROOT / "schemas" / "edge" / "time_json_bool.sql").read_text())
@@ -446,7 +446,7 @@ def test_values_written_after_the_plan_in_another_storage_class(tmp_path: Path,
     reports them."""
     import json
 
-    from transfer.plan import load_plan, save_plan
+    from transfer.model import load_plan, save_plan
 
     db = build_db(tmp_path / "live.db", "CREATE TABLE t (id INTEGER PRIMARY KEY, n INTEGER, v,"
                   " w, x, d NUMERIC(6,2)); INSERT INTO t VALUES (1, 10, 'a', 1.5, 1, 1.25), "

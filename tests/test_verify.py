@@ -15,7 +15,8 @@ import pytest
 from conftest import build_db, edge_schemas
 
 from transfer import pipeline, verify
-from transfer.plan import Plan, build_plan
+from transfer.model import Plan
+from transfer.plan import build_plan
 
 
 def quiet(_msg: str) -> None:

@@ -98,7 +98,7 @@ def plan(
 
     Exit code 1 when the plan has blockers (what 'run' would fail on).
     """
-    from transfer import ddl, report
+    from transfer import ddl, model, report
     from transfer import plan as plan_mod
     from transfer.typemap import load_type_map
 
@@ -106,7 +106,7 @@ def plan(
         p = plan_mod.build_plan(source, load_type_map(type_map), _casts(cast), sample,
                                 JOBS).ordered(order.value)
         if output is not None:
-            plan_mod.save_plan(p, output)
+            model.save_plan(p, output)
     except TransferError as e:
         _fail(e)
         return
@@ -237,8 +237,7 @@ def run(
     import json
     import time
 
-    from transfer import pipeline, target
-    from transfer import plan as plan_mod
+    from transfer import model, pipeline, target
     from transfer import source as source_mod
     from transfer.typemap import load_type_map
 
@@ -261,7 +260,7 @@ def run(
 
     timings: dict[str, float] = {}
 
-    def make_plan() -> plan_mod.Plan:
+    def make_plan() -> model.Plan:
         start = time.perf_counter()
         log(f"STEP 1  plan {source}" + (f" (from {plan_file})" if plan_file else ""))
         p = pipeline.plan_for_run(source, plan_file, type_map=load_type_map(type_map),

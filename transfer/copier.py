@@ -34,9 +34,10 @@ import pyarrow.compute as pc
 
 from transfer import convert, reader, state, target
 from transfer.errors import DataError, SourceError, TargetError
-from transfer.plan import ColumnPlan, TablePlan
-from transfer.profile import predicate, quote_ident
+from transfer.model import ColumnPlan, TablePlan
+from transfer.profile import predicate
 from transfer.settings import BATCH_ROWS, CHUNK_ROWS
+from transfer.sqltext import quote_ident
 from transfer.state import TableProgress
 
 QUEUE_DEPTH = 2
@@ -554,6 +555,7 @@ class Copier:
                 while th.is_alive():
                     th.join(timeout=0.1)
         except KeyboardInterrupt:
+            target.cancel_requested.set()
             self.stop.set()  # each writer's COPY fails at its next batch and rolls back
             for th in writers:
                 th.join(timeout=30)
@@ -568,8 +570,8 @@ class Copier:
             if isinstance(e, (_ReaderFailed, _Stopped)):
                 continue
             if isinstance(e, adbc_pg.Error):
-                if getattr(e, "sqlstate", None) == "57014" or "due to user request" in str(e):
-                    raise KeyboardInterrupt from None  # the server cancelled the COPY
+                if target.cancel_requested.is_set():
+                    raise KeyboardInterrupt from None  # the COPY cancelled, as asked
                 raise self._copy_error(e, t) from None
             raise e
         if self.failures:
@@ -636,6 +638,10 @@ class Copier:
                 chunk.rows -= 1
 
     def _copy_error(self, e: Exception, t: TablePlan | None) -> Exception:
+        code = target.sqlstate(e) or ""
+        if not code.startswith("22") and code not in ("23502", "23514", ""):
+            # not a value PostgreSQL refused: a timeout, a lost connection, no room...
+            return target.describe(e, self.dsn, f"copying {t.name if t else 'rows'}")
         msg = target.redact(str(e))
         m = re.search(r"COPY [^,]+, line (\d+)(?:, column ([^:\n]+))?", msg)
         detail = msg.splitlines()[0] if msg else type(e).__name__

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from psycopg import sql
 
-from transfer.plan import Plan, TablePlan
+from transfer.model import Plan, TablePlan
 
 
 def _r(c: sql.Composable) -> str:

@@ -20,7 +20,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from transfer import copier, ddl, faults, postdata, state, target, verify
+from transfer import copier, ddl, faults, model, postdata, state, target, verify
 from transfer import plan as plan_mod
 from transfer import source as source_mod
 from transfer.errors import (
@@ -31,7 +31,7 @@ from transfer.errors import (
     TargetError,
     TransferError,
 )
-from transfer.plan import Plan
+from transfer.model import Plan
 from transfer.settings import BATCH_ROWS, JOBS, STAGING_PREFIX
 from transfer.source import snapshot_identity
 from transfer.target import Conn
@@ -232,9 +232,9 @@ def _resume(conn: Conn, r: state.Run, source: Path, opts: RunOptions, revised: P
         raise TargetError(f"{source} has changed since run {r.run_id} read it, so the rows "
                           "already copied may not match it; start a new run without --resume "
                           "('sqlite2pg clean' drops the old staging schema).")
-    plan = plan_mod.stored_plan(r.plan, r.run_id)
+    plan = model.stored_plan(r.plan, r.run_id)
     if opts.revise and revised is not None:
-        plan = plan_mod.revised(plan, revised() if callable(revised) else revised)
+        plan = model.revised(plan, revised() if callable(revised) else revised)
         state.set_plan(conn, r.run_id, plan.to_json())
         log("        with the revised plan (its post-data replaces the recorded one)")
     _apply_recorded(opts, r)
@@ -255,7 +255,7 @@ def _verify_switched(conn: Conn, r: state.Run, opts: RunOptions, log: Callable[[
                      t0: float) -> RunResult:
     """Resume a run killed after its switch: its final verify."""
     _apply_recorded(opts, r)
-    plan = plan_mod.stored_plan(r.plan, r.run_id)
+    plan = model.stored_plan(r.plan, r.run_id)
     log(f"        run {r.run_id} was switched into {r.target_schema}; its final verify "
         "remains")
     source = Path(r.source)
@@ -446,7 +446,7 @@ def _drop_quietly(dsn: str, staging: str) -> None:
 
 def plan_for_run(source: Path, plan_file: Path | None, **kwargs: object) -> Plan:
     if plan_file is not None:
-        return plan_mod.load_plan(plan_file)
+        return model.load_plan(plan_file)
     return plan_mod.build_plan(source, **kwargs)  # type: ignore[arg-type]
 
 
@@ -455,7 +455,7 @@ def plan_for_verify(source: Path, dsn: str, schema: str, plan_file: Path | None,
     """The reviewed plan file, else the plan the last run from ``source`` recorded (checked
     as a plan file is), else a fresh plan."""
     if plan_file is not None:
-        return plan_mod.load_plan(plan_file)
+        return model.load_plan(plan_file)
     try:
         with target.connect(dsn, autocommit=True) as conn:
             recorded = [r for r in state.runs(conn, schema) if r.state == "switched"
@@ -464,7 +464,7 @@ def plan_for_verify(source: Path, dsn: str, schema: str, plan_file: Path | None,
     except psycopg.Error as e:
         raise target.describe(e, dsn) from None
     if recorded and not kwargs.get("casts"):
-        plan = plan_mod.stored_plan(recorded[0].plan, recorded[0].run_id)
+        plan = model.stored_plan(recorded[0].plan, recorded[0].run_id)
         if not plan.tables:
             raise TransferError(f"run {recorded[0].run_id} of {source} migrated no table, so "
                                 "there is nothing to verify; give --plan FILE to compare "

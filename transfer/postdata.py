@@ -21,8 +21,8 @@ import psycopg
 from psycopg import sql
 
 from transfer import ddl, faults, state, target
-from transfer.errors import TargetError
-from transfer.plan import Plan, TablePlan
+from transfer.errors import PostDataFailed, TransferError
+from transfer.model import Plan, TablePlan
 
 
 class _Sessions:
@@ -63,6 +63,7 @@ class PostData:
         self.run_id = run_id
         self.done = done or set()
         self.log = log
+        self.dsn = dsn
         self.sessions = _Sessions(dsn, schema)
         self.pool = ThreadPoolExecutor(max_workers=max(1, jobs), thread_name_prefix="postdata")
         self.coordinators = ThreadPoolExecutor(max_workers=max(1, len(plan.tables)),
@@ -83,9 +84,24 @@ class PostData:
                 if self.run_id is not None:
                     state.mark_done(conn, self.run_id, key)
         except psycopg.Error as e:
-            raise TargetError(f"post-data statement failed on table {st.table!r} "
-                              f"({st.phase}): {target.redact(str(e).splitlines()[0])}; "
-                              f"statement: {st.sql[:200]}") from None
+            raise self.failure(st, e) from None
+
+    def failure(self, st: ddl.Statement, e: psycopg.Error) -> TransferError:
+        """A timeout or a lost connection as such; any other failure names the statement and
+        PostgreSQL's detail (the rows: a duplicated key, a row failing a check, a missing
+        parent). Either way the copied rows stay in staging for a resume."""
+        problem = target.describe(e, self.dsn, f"{st.phase} on {st.table or 'a view'}")
+        if isinstance(problem, target.ServerTimeout | target.ConnectionLost):
+            return problem
+        first = target.redact(str(e).strip().splitlines()[0]) if str(e).strip() else ""
+        detail = getattr(getattr(e, "diag", None), "message_detail", None)
+        what = f"table {st.table!r}" if st.table else "a view"
+        return PostDataFailed(
+            f"post-data failed on {what} ({st.phase}): {first}"
+            + (f" ({target.redact(detail)})" if detail else "")
+            + f"; statement: {target.redact(st.sql[:300])}. The copied rows are kept in "
+            f"staging: fix the plan (sqlite2pg plan -o FILE, then edit or drop this "
+            f"{st.phase}) and continue with 'sqlite2pg run ... --resume --plan FILE'.")
 
     def _table(self, t: TablePlan) -> None:
         """Coordinates one table (on a thread of its own, running no statement itself):

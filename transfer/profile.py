@@ -25,6 +25,7 @@ from transfer import convert, reader
 from transfer import source as source_mod
 from transfer.catalog import Catalog, Table
 from transfer.errors import SourceError
+from transfer.sqltext import quote_ident
 
 _ISO_DATE = "[0-9][0-9][0-9][0-9]-[0-1][0-9]-[0-3][0-9]"
 _ISO_TIME = "[0-2][0-9]:[0-5][0-9]:[0-5][0-9]"
@@ -133,11 +134,6 @@ def row_label(table: Table) -> str:
     if table.without_rowid or table.kind == "virtual":
         return ", ".join(table.pk or [table.columns[0].name])
     return table.rowid_alias or "rowid"
-
-
-def quote_ident(name: str) -> str:
-    """SQLite identifier quoting (the source side; PostgreSQL names go through psycopg.sql)."""
-    return '"' + name.replace('"', '""') + '"'
 
 
 def predicate(name: str, column: str) -> str:

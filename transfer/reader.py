@@ -120,7 +120,7 @@ def typed_query(table: str, exprs: list[tuple[str, str]], where: str | None = No
     bounded memory, spilling to temporary files) rather than by walking an index, whose
     row lookups cost more than the sort on a large table.
     """
-    from transfer.profile import quote_ident
+    from transfer.sqltext import quote_ident
 
     sentinel = ", ".join(SENTINELS[cls] for _e, cls in exprs) or "0"
     cols = ", ".join(e for e, _cls in exprs) or "0"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from transfer import ddl
-from transfer.plan import Plan
+from transfer.model import Plan
 
 
 def plan_text(plan: Plan) -> str:

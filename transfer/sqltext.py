@@ -11,6 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 
+def quote_ident(name: str) -> str:
+    """SQLite identifier quoting (the source side; PostgreSQL names go through psycopg.sql)."""
+    return '"' + name.replace('"', '""') + '"'
+
+
 @dataclass(frozen=True)
 class Token:
     kind: str  # "word", "ident" (quoted name), "string", "number", "blob", "op", "lparen", "rparen"

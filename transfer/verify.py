@@ -40,7 +40,6 @@ import json
 import math
 import multiprocessing as mp
 import re
-import struct
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -56,10 +55,9 @@ import pyarrow.compute as pc
 from psycopg import sql
 
 from transfer import reader, target
-from transfer.copier import guarded_exprs, misfits
-from transfer.plan import ColumnPlan, Plan, TablePlan
-from transfer.profile import quote_ident
+from transfer.model import ColumnPlan, Plan, TablePlan
 from transfer.settings import BATCH_ROWS, JOBS, VERIFY_CHUNK_ROWS, VERIFY_LIMIT
+from transfer.sqltext import quote_ident
 
 # -- canonical kinds ------------------------------------------------------------------
 INT, FLOAT, BOOL, TEXT, BYTES, TS, DATE, NUMERIC, JSONB, OTHER = (
@@ -302,75 +300,119 @@ def _bool_text(v: Any) -> str:
     return "t" if v == 1 else "f" if v == 0 else UNEQUAL + str(v)
 
 
-def _float_bits(v: Any) -> str:
-    if isinstance(v, int) and not isinstance(v, bool):
-        if abs(v) > 2**53:
-            return UNEQUAL + str(v)
-        v = float(v)
-    if not isinstance(v, float):
-        return UNEQUAL + str(v)
-    return str(struct.unpack(">q", struct.pack(">d", v))[0])
-
-
 def _scale(pg_type: str) -> int | None:
     m = re.search(r"numeric\(\s*\d+\s*,\s*(\d+)\s*\)", pg_type)
     return int(m.group(1)) if m else (0 if re.search(r"numeric\(\s*\d+\s*\)", pg_type)
                                        else None)
 
 
-def _per_value(col: ColumnPlan, kind: str) -> Callable[[Any], str] | None:
-    """A Python function for kinds whose canonical text needs per-value work, else None."""
-    epoch = col.convert.startswith("epoch_")
-    if kind == TS:
-        if epoch:
-            return lambda v: str(int(v) * 1_000_000) if isinstance(v, int) else UNEQUAL + str(v)
-        return lambda v: ts_micros(v) if isinstance(v, str) else UNEQUAL + str(v)
-    if kind == DATE:
-        return lambda v: date_days(v) if isinstance(v, str) else UNEQUAL + str(v)
-    if kind == NUMERIC:
-        scale = _scale(col.pg_type)
-        return lambda v: exact_decimal(v, scale)
-    if kind == JSONB:
-        return lambda v: jsonb_text(v) if isinstance(v, str) else UNEQUAL + str(v)
-    if kind == BOOL:
-        return _bool_text
-    if kind == OTHER:
-        return str
-    return None
+# -- reading the source: verify's own query ------------------------------------------
+# Every value is read as one text, "<storage class>:<payload>" (NULL stays NULL), by
+# verify's own SQLite expression: the payload of a real is SQLite's text of it (the
+# Arrow driver's SQLite prints every double exactly, the text of -0.0 keeps its sign), of a
+# blob its hex (of anything, for a bytea column). One text column per source column: a
+# value of any storage class reads, none is converted on the way.
+_CLASSES = ("integer", "real", "text", "blob")
+
+
+def source_expr(name: str, kind: str) -> str:
+    """verify's SQLite expression for column ``name`` compared as ``kind``."""
+    q = quote_ident(name)
+    real = (f"CASE WHEN {q} = 0.0 AND atan2({q}, -1.0) < 0 THEN '-0.0' "
+            f"ELSE CAST({q} AS TEXT) END")
+    if kind == BYTES:
+        payload = f"CASE typeof({q}) WHEN 'real' THEN hex({real}) ELSE hex({q}) END"
+    else:
+        payload = (f"CASE typeof({q}) WHEN 'real' THEN {real} WHEN 'blob' THEN hex({q}) "
+                   f"ELSE CAST({q} AS TEXT) END")
+    return f"CASE WHEN {q} IS NOT NULL THEN typeof({q}) || ':' || {payload} END"
+
+
+def _tagged(arr: pa.Array) -> tuple[dict[str, pa.Array], pa.Array]:
+    """(storage class -> mask of the values of that class, payloads)."""
+    masks = {c: pc.fill_null(pc.starts_with(arr, c + ":"), False) for c in _CLASSES}
+    return masks, pc.replace_substring_regex(arr, "^[a-z]+:", "", max_replacements=1)
+
+
+def _unequal(arr: pa.Array) -> pa.Array:
+    """A text no PostgreSQL value's canonical text can be."""
+    return pc.binary_join_element_wise(UNEQUAL, arr, "")
+
+
+def _float_bits_of(payload: pa.Array, is_real: pa.Array, is_int: pa.Array) -> pa.Array:
+    """Canonical texts of doubles: reals from their exact text, integers up to 2^53."""
+    good = pc.or_(is_real, is_int)
+    texts = pc.if_else(good, payload, "0")
+    ints = pc.cast(pc.if_else(is_int, texts, "0"), pa.int64())
+    too_big = pc.and_(is_int, pc.or_(pc.greater(ints, 2**53), pc.less(ints, -(2**53))))
+    ints = pc.if_else(too_big, 0, ints)
+    values = pc.if_else(is_int, pc.cast(ints, pa.float64()),
+                        pc.cast(pc.if_else(is_real, texts, "0"), pa.float64()))
+    bits = pa.Array.from_buffers(pa.int64(), len(values), values.buffers(),
+                                 offset=values.offset)
+    out = pc.cast(bits, pa.string())
+    return pc.if_else(pc.and_(good, pc.invert(too_big)), out, None)
 
 
 def source_value_text(arr: pa.Array, col: ColumnPlan, kind: str) -> pa.Array:
-    """Canonical texts (string array, nulls kept) of source values read by ``col.select``."""
-    if kind == TS and not col.convert.startswith("epoch_") and pa.types.is_string(arr.type):
-        return _ts_texts(arr)
-    fn = _per_value(col, kind)
-    if fn is not None:
-        return pa.array([None if v is None else fn(v) for v in arr.to_pylist()], pa.string())
-    t = arr.type
+    """Canonical texts (string array, nulls kept) of the tagged texts ``source_expr`` read."""
+    arr = _valid_utf8(arr)
+    masks, payload = _tagged(arr)
+    is_int, is_real, is_text = masks["integer"], masks["real"], masks["text"]
     if kind == INT:
-        if pa.types.is_integer(t):
-            return pc.cast(arr, pa.string())
+        good = pc.if_else(is_int, payload, None)
     elif kind == FLOAT:
-        if pa.types.is_floating(t):
-            arr = pc.cast(arr, pa.float64())
-            bits = pa.Array.from_buffers(pa.int64(), len(arr), arr.buffers(),
-                                         offset=arr.offset)
-            return pc.cast(bits, pa.string())
-        return pa.array([None if v is None else _float_bits(v) for v in arr.to_pylist()],
-                        pa.string())
-    elif kind == TEXT:
-        if pa.types.is_string(t) or pa.types.is_large_string(t):
-            return arr
-        if pa.types.is_binary(t):
-            return pa.array([None if v is None else _utf8_or_unequal(v)
-                             for v in arr.to_pylist()], pa.string())
+        good = _float_bits_of(payload, is_real, is_int)
+    elif kind == TEXT or kind == OTHER:
+        good = pc.if_else(pc.or_(is_text, pc.or_(is_int, is_real)), payload, None)
     elif kind == BYTES:
-        vals = arr.to_pylist()
-        return pa.array([None if v is None else (v if isinstance(v, bytes) else
-                                                 str(v).encode()).hex() for v in vals],
-                        pa.string())
-    return pa.array([None if v is None else UNEQUAL + str(v) for v in arr.to_pylist()],
-                    pa.string())
+        good = pc.utf8_lower(payload)
+    elif kind == TS and not col.convert.startswith("epoch_"):
+        good = pc.if_else(is_text, _ts_texts(pc.if_else(is_text, payload, None)), None)
+    else:
+        fn = _per_value(col, kind)
+        values = [None if v is None else fn(t, v) for t, v in zip(
+            _classes(masks, len(arr)), payload.to_pylist(), strict=True)]
+        return pa.array(values, pa.string())
+    # a value of a class this kind does not take (or invalid UTF-8): unequal to anything
+    return pc.if_else(pc.and_(pc.is_null(good), pc.is_valid(arr)), _unequal(arr), good)
+
+
+def _classes(masks: dict[str, pa.Array], n: int) -> list[str]:
+    out = [""] * n
+    for c, m in masks.items():
+        for i in pc.indices_nonzero(m).to_pylist():
+            out[i] = c
+    return out
+
+
+def _per_value(col: ColumnPlan, kind: str) -> Callable[[str, str], str]:
+    """Canonical text of one (storage class, payload), for the kinds done value by value."""
+    if kind == TS:  # epoch seconds
+        return lambda c, v: str(int(v) * 1_000_000) if c == "integer" else UNEQUAL + v
+    if kind == DATE:
+        return lambda c, v: date_days(v) if c == "text" else UNEQUAL + v
+    if kind == NUMERIC:
+        scale = _scale(col.pg_type)
+        return lambda c, v: exact_decimal(int(v) if c == "integer" else float(v)
+                                          if c == "real" else v, scale) \
+            if c != "blob" else UNEQUAL + v
+    if kind == JSONB:
+        return lambda c, v: jsonb_text(v) if c == "text" else UNEQUAL + v
+    if kind == BOOL:
+        return lambda c, v: _bool_text(int(v) if c == "integer" else v) \
+            if c in ("integer", "text") else UNEQUAL + v
+    return lambda c, v: UNEQUAL + v
+
+
+def _valid_utf8(arr: pa.Array) -> pa.Array:
+    """``arr``, its invalid UTF-8 texts (PostgreSQL text cannot hold them) made unequal."""
+    try:
+        arr.validate(full=True)
+        return arr
+    except pa.ArrowInvalid:
+        return pa.array([None if b is None else _utf8_or_unequal(b)
+                         for b in arr.cast(pa.binary()).to_pylist()], pa.string())
 
 
 def _utf8_or_unequal(b: bytes) -> str:
@@ -387,8 +429,8 @@ def fields_of(values: pa.Array) -> pa.Array:
 
 
 def _digests(texts: pa.Array) -> list[bytes]:
-    md5 = hashlib.md5
-    return [md5(b).digest() for b in pc.cast(texts, pa.binary()).to_pylist()]
+    sha256 = hashlib.sha256
+    return [sha256(b).digest() for b in pc.cast(texts, pa.binary()).to_pylist()]
 
 
 # -- results --------------------------------------------------------------------------
@@ -459,21 +501,15 @@ class TableVerifier:
         self.batch_rows = batch_rows
 
     # SQLite ---------------------------------------------------------------------------
-    def _source_batches(self, conn: Any, where: str | None = None, full: bool = False
+    def _source_batches(self, conn: Any, where: str | None = None
                         ) -> Iterator[tuple[pa.RecordBatch, list[pa.Array]]]:
-        # guarded (see copier.guarded_exprs; ``full`` once the light guard met a value the
-        # driver cannot read): a value of another storage class than planned is named in
-        # one more column, and its field becomes a text no PostgreSQL field can equal
-        # (UNEQUAL, then its SQLite literal): its row differs
-        query = reader.typed_query(self.t.name, guarded_exprs(self.t, full), where=where)
+        exprs = [(source_expr(c.name, k), "text")
+                 for c, k in zip(self.t.columns, self.kinds, strict=True)]
+        query = reader.typed_query(self.t.name, exprs, where=where)
         for batch in reader.batches(conn, query, self.batch_rows):
-            fields = [fields_of(source_value_text(batch.column(i), c, k))
-                      for i, (c, k) in enumerate(zip(self.t.columns, self.kinds, strict=True))]
-            for i, k, _stored, value in misfits(batch, self.t):
-                patched = fields[k].to_pylist()
-                patched[i] = UNEQUAL + value
-                fields[k] = pa.array(patched, fields[k].type)
-            yield batch, fields
+            yield batch, [fields_of(source_value_text(batch.column(i), c, k))
+                          for i, (c, k) in enumerate(zip(self.t.columns, self.kinds,
+                                                         strict=True))]
 
     def _hashes(self, fields: list[pa.Array], buckets: bool) -> tuple[list[int], list[int]]:
         """Row hashes (64-bit) and, if asked, bucket numbers of a batch's rows."""
@@ -488,16 +524,9 @@ class TableVerifier:
         return hashes, [int.from_bytes(d[:4], "big") % n for d in key_d]
 
     def source_side(self, conn: Any, with_buckets: bool, where: str | None = None) -> _Side:
-        try:
-            return self._source_side(conn, with_buckets, where, False)
-        except reader.MixedTypes:
-            return self._source_side(conn, with_buckets, where, True)
-
-    def _source_side(self, conn: Any, with_buckets: bool, where: str | None, full: bool
-                     ) -> _Side:
         rows, total = 0, 0
         buckets: dict[int, tuple[int, int]] = {}
-        for batch, fields in self._source_batches(conn, where, full):
+        for batch, fields in self._source_batches(conn, where):
             hashes, numbers = self._hashes(fields, with_buckets)
             rows += batch.num_rows
             total += sum(hashes)
@@ -508,15 +537,8 @@ class TableVerifier:
 
     def source_rows_in(self, conn: Any, buckets: set[int]) -> dict[str, tuple[str, list[str]]]:
         """key digest -> (displayed key, column fields) of the source rows in ``buckets``."""
-        try:
-            return self._source_rows_in(conn, buckets, False)
-        except reader.MixedTypes:
-            return self._source_rows_in(conn, buckets, True)
-
-    def _source_rows_in(self, conn: Any, buckets: set[int], full: bool
-                        ) -> dict[str, tuple[str, list[str]]]:
         out: dict[str, tuple[str, list[str]]] = {}
-        for batch, fields in self._source_batches(conn, full=full):
+        for batch, fields in self._source_batches(conn):
             _h, numbers = self._hashes(fields, True)
             picked = [i for i, x in enumerate(numbers) if x in buckets]
             if not picked:
@@ -526,14 +548,14 @@ class TableVerifier:
                 row = [c[j] for c in cols]
                 key = "|".join(row[k] for k in self.pk_idx) if self.pk_idx else "|".join(row)
                 shown = self._display(batch, i) if self.pk_idx else f"(no primary key) {row}"
-                digest = hashlib.md5(key.encode()).hexdigest()
+                digest = hashlib.sha256(key.encode()).hexdigest()
                 if not self.pk_idx:
                     digest = _apart(out, digest)
                 out[digest] = (shown, row)
         return out
 
     def _display(self, batch: pa.RecordBatch, i: int) -> str:
-        return ", ".join(f"{self.t.columns[k].name}={batch.column(k)[i].as_py()!r}"
+        return ", ".join(f"{self.t.columns[k].name}={_shown(batch.column(k)[i].as_py())}"
                          for k in self.pk_idx)
 
     # PostgreSQL -----------------------------------------------------------------------
@@ -545,8 +567,10 @@ class TableVerifier:
         fields = self._pg_fields()
         row = pg_joined(fields)
         key = pg_joined([fields[i] for i in self.pk_idx]) if self.pk_idx else row
-        h = sql.SQL("('x' || left(md5({}), 16))::bit(64)::bigint").format(row)
-        b = sql.SQL("mod(('x' || left(md5({}), 8))::bit(32)::bigint, {})").format(
+        h = sql.SQL("('x' || encode(substr(sha256(convert_to({}, 'UTF8')), 1, 8), 'hex'))"
+                    "::bit(64)::bigint").format(row)
+        b = sql.SQL("mod(('x' || encode(substr(sha256(convert_to({}, 'UTF8')), 1, 4), "
+                    "'hex'))::bit(32)::bigint, {})").format(
             key, sql.Literal(self.n_buckets))
         return h, b, key
 
@@ -578,7 +602,8 @@ class TableVerifier:
                         "coalesce({}::text, 'NULL')").format(
                     sql.Identifier(self.t.columns[i].pg_name)))
             for i in self.pk_idx) if self.pk_idx else sql.SQL("''")
-        q = sql.SQL("SELECT md5({key}), {display}, ARRAY[{fields}]::text[] FROM {t} "
+        q = sql.SQL("SELECT encode(sha256(convert_to({key}, 'UTF8')), 'hex'), {display}, "
+                    "ARRAY[{fields}]::text[] FROM {t} "
                     "WHERE {b} = ANY(%s)").format(
             key=key, display=display, fields=sql.SQL(", ").join(fields) if fields
             else sql.SQL("''"), t=self._rel(), b=b)
@@ -618,6 +643,14 @@ class TableVerifier:
                 break
         verdict.differences = found[:limit]
         verdict.more_differences = len(found) > limit
+
+
+def _shown(tagged: str | None) -> str:
+    """A key value as the user knows it, from verify's "<class>:<payload>" text."""
+    if tagged is None:
+        return "None"
+    cls, _, payload = tagged.partition(":")
+    return repr(payload) if cls == "text" else f"x'{payload}'" if cls == "blob" else payload
 
 
 def _apart(rows: dict[str, Any], digest: str) -> str:
