@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import atexit
+import fcntl
 import os
 import sqlite3
 import urllib.parse
@@ -29,6 +31,62 @@ def read_header(path: Path) -> bytes:
     return os.pread(fd, 100, 0)
 
 
+# -- leaving the source's directory as it was ------------------------------------------
+# A read-only connection to a WAL database creates its -wal and -shm files when they are
+# missing, and cannot remove them when it closes (SQLite's last writer connection would).
+# Those this process made are removed at exit, as SQLite removes them: only when no other
+# process uses the database (an exclusive lock on the database file's lock bytes, which
+# every reader and writer takes a shared lock on first, and on the -shm file's dead-man
+# switch byte, which every process attached to it holds) and the -wal holds nothing.
+_PENDING_BYTE, _LOCK_BYTES = 0x40000000, 512  # SQLite's lock range in the database file
+_SHM_DMS_BYTE = 128  # the -shm file's dead-man switch byte (os_unix.c: UNIX_SHM_DMS)
+_MADE: dict[str, list[Path]] = {}  # database -> its side files absent when first read
+
+
+def _side_files(path: Path) -> list[Path]:
+    return [path.with_name(path.name + suffix) for suffix in ("-wal", "-shm")]
+
+
+def _note_side_files(path: Path, header: bytes) -> None:
+    key = os.fspath(path.resolve())
+    if key in _MADE or len(header) < 20 or header[18] != 2:  # not WAL mode
+        _MADE.setdefault(key, [])
+        return
+    if not _MADE:
+        atexit.register(tidy)
+    _MADE[key] = [f for f in _side_files(Path(key)) if not f.exists()]
+
+
+def tidy() -> None:
+    """Remove the side files this process made beside WAL databases it read, where no
+    other process uses them (call once every connection is closed)."""
+    for key, made in _MADE.items():
+        if made and any(f.exists() for f in made):
+            _remove_unused(Path(key), made)
+
+
+def _remove_unused(path: Path, made: list[Path]) -> None:
+    wal, shm = _side_files(path)
+    fds: list[int] = []
+    try:
+        # (a write lock needs a descriptor open for writing: it takes the lock, never writes)
+        fds.append(os.open(path, os.O_RDWR))
+        fcntl.lockf(fds[-1], fcntl.LOCK_EX | fcntl.LOCK_NB, _LOCK_BYTES, _PENDING_BYTE)
+        if shm.exists():
+            fds.append(os.open(shm, os.O_RDWR))
+            fcntl.lockf(fds[-1], fcntl.LOCK_EX | fcntl.LOCK_NB, 1, _SHM_DMS_BYTE)
+        if wal.exists() and wal.stat().st_size:
+            return  # (it holds something: not ours to remove)
+        for f in (wal, shm):
+            if f in made and f.exists():
+                f.unlink()
+    except OSError:
+        return  # another process uses the database, or the files are not ours to touch
+    finally:
+        for fd in reversed(fds):
+            os.close(fd)
+
+
 def check_file(path: Path) -> None:
     """Raise ``SourceError`` unless ``path`` is a readable SQLite 3 database file."""
     if not path.exists():
@@ -43,6 +101,7 @@ def check_file(path: Path) -> None:
         ) from None
     if len(header) == 0:
         raise SourceError(f"{path} is empty, not a SQLite database; check the path.")
+    _note_side_files(path, header)
     if not header.startswith(SQLITE_HEADER):
         raise SourceError(
             f"{path} is not a SQLite 3 database (its first bytes are not 'SQLite format 3'); "
