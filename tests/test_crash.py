@@ -4,6 +4,7 @@ every row equal to the source and none twice; rollback restores the replaced tab
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sqlite3
@@ -78,7 +79,7 @@ def bigger_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.mark.parametrize("point", ["pre-data", "copy api_logs", "post-data", "switch"])
 def test_sigkill_leaves_target_as_it_was_and_resume_completes(
-        point: str, saas_db: Path, bigger_db: Path, pg_dsn: str) -> None:
+        point: str, saas_db: Path, bigger_db: Path, pg_dsn: str, tmp_path: Path) -> None:
     first = sqlite2pg("run", str(saas_db), "--to", pg_dsn, "--no-verify")
     assert first.returncode == 0, first.stderr
     before = fingerprint(pg_dsn)
@@ -98,11 +99,21 @@ def test_sigkill_leaves_target_as_it_was_and_resume_completes(
 
     found, _orphans = runs.status(pg_dsn)
     assert found[0].label == "interrupted"
+    with psycopg.connect(pg_dsn) as conn:
+        committed = dict(conn.execute(  # type: ignore[arg-type]
+            "SELECT substr(item, 7), rows FROM sqlite2pg.progress WHERE item LIKE 'table %%' "
+            "AND run_id = %s", (found[0].run.run_id,)).fetchall())
+    report = tmp_path / "report.json"
     resumed = sqlite2pg("run", str(bigger_db), "--to", pg_dsn, "--if-exists", "replace",
-                        "--resume")
+                        "--resume", "--report", str(report))
     assert resumed.returncode == 0, resumed.stderr + resumed.stdout
+    tables = {t["table"]: t for t in json.loads(report.read_text())["tables"]}
     if point == "copy api_logs":
-        assert "api_logs: 2000" not in resumed.stderr  # continued after the committed chunk
+        assert 0 < committed["api_logs"] < 16000
+    for name, t in tables.items():  # rows committed before the kill are not read again
+        assert t["read"] == t["rows"] - committed.get(name, 0), name
+        assert t["verified"] == "equal", name
+    assert tables["api_logs"]["rows"] == 16000
     after = fingerprint(pg_dsn)
     assert after["api_logs"][0] == 16000 and after != before
     result = verify.verify(bigger_db, build_plan(bigger_db), pg_dsn)

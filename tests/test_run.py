@@ -344,7 +344,8 @@ def test_copy_streams_share_one_snapshot_or_one_reads_all(saas_db: Path, tmp_pat
 
     class CommitBetween(copier.Copier):
         """The first stream waits for the second to finish (or to stand aside) before
-        taking a table, so that the second would read them all."""
+        taking a table, so that the second would read them all; the commits land through
+        the copier's seams (its streams' snapshots, their choice of a table)."""
         second_done = threading.Event()
 
         def _read_stream(self, k: int) -> None:
@@ -358,20 +359,25 @@ def test_copy_streams_share_one_snapshot_or_one_reads_all(saas_db: Path, tmp_pat
             finally:
                 self.second_done.set()
 
-        def _next_table(self) -> object:
-            if threading.current_thread().name == "sqlite2pg-reader-0":
+        def _pin(self, k: int, conn: object) -> dict[str, object] | None:
+            if k == 0 and when == "while the first opens":
+                # (the other streams wait for this one's snapshot before opening theirs)
+                with monkeypatch.context() as m:
+                    m.setattr(reader, "open_snapshot", open_then_commit)
+                    return super()._pin(k, conn)
+            return super()._pin(k, conn)
+
+        def _next_table(self, k: int) -> copier.TablePlan | None:
+            if k == 0:
                 self.second_done.wait(timeout=60)
-            return super()._next_table()
+            return super()._next_table(k)
 
     opened = reader.open_snapshot
 
     def open_then_commit(conn: object) -> None:
         opened(conn)  # type: ignore[arg-type]
-        if threading.current_thread().name == "sqlite2pg-reader-0":
-            commit()
+        commit()
 
-    if when == "while the first opens":
-        monkeypatch.setattr(reader, "open_snapshot", open_then_commit)
     monkeypatch.setattr(copier, "Copier", CommitBetween)
     result = pipeline.run(db, build_plan(db), pipeline.RunOptions(dsn=pg_dsn, jobs=4), quiet)
     assert pipeline.copy_streams(4) == 2

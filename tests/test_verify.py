@@ -59,6 +59,12 @@ CORRUPTIONS: dict[str, tuple[Corruption, str, str, str | None]] = {
     "timestamp +1us": (lambda c: c.execute(
         "UPDATE api_logs SET created_at = created_at + interval '1 microsecond' WHERE id = 100"),
         "api_logs", "id=100", "created_at"),
+    "jsonb value": (lambda c: c.execute(
+        "UPDATE webhooks SET events = events || '[\"x\"]'::jsonb WHERE id = 3"),
+        "webhooks", "id=3", "events"),
+    "boolean flipped": (lambda c: c.execute(
+        "UPDATE webhooks SET is_active = NOT is_active WHERE id = 4"),
+        "webhooks", "id=4", "is_active"),
     "deleted row": (lambda c: c.execute("DELETE FROM api_logs WHERE id = 123"),
                     "api_logs", "id=123", None),
     "extra row": (lambda c: c.execute(
@@ -115,6 +121,23 @@ def test_edge_fixtures_verify(schema: Path, tmp_path: Path, pg_dsn: str) -> None
     result = verify.verify(db, plan, dsn=pg_dsn)
     assert result.equal, [(v.table, v.error, [str(d) for d in v.differences])
                           for v in result.tables if not v.equal]
+
+
+def test_numeric_and_date_corruptions_are_pinpointed(tmp_path: Path, pg_dsn: str) -> None:
+    db = build_db(tmp_path / "money.db", """
+        CREATE TABLE invoices (id INTEGER PRIMARY KEY, amount DECIMAL(10,2), due DATE);
+        INSERT INTO invoices VALUES (1, 10.5, '2024-01-31'), (2, 0.1, '2024-02-29'),
+                                    (3, 12, '1999-12-31');""")
+    plan = build_plan(db)
+    assert [c.pg_type for c in plan.tables[0].columns] == ["bigint", "numeric(10,2)", "date"]
+    pipeline.run(db, plan, pipeline.RunOptions(dsn=pg_dsn), quiet)
+    assert verify.verify(db, plan, pg_dsn).equal
+    with psycopg.connect(pg_dsn) as conn:
+        conn.execute("UPDATE invoices SET amount = amount + 0.01 WHERE id = 2")
+        conn.execute("UPDATE invoices SET due = due + 1 WHERE id = 3")
+    result = verify.verify(db, plan, pg_dsn)
+    found = sorted((d.key, d.columns) for d in result.tables[0].differences)
+    assert found == [("id=2", ["amount"]), ("id=3", ["due"])]
 
 
 def test_missing_table_cannot_be_verified(migrated: tuple[Path, Plan, str]) -> None:

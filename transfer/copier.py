@@ -72,10 +72,11 @@ def source_class(col: ColumnPlan) -> str:
 @dataclass
 class TableResult:
     table: str
-    rows: int = 0
+    rows: int = 0  # in the target (with those a resumed run found committed)
     bytes: int = 0
     seconds: float = 0.0
     rejected: int = 0
+    read: int = 0  # read from the source by this run
 
 
 def wire_schema(t: TablePlan) -> pa.Schema:
@@ -375,7 +376,7 @@ class Copier:
                 self.opened.wait()
                 if self.identity is None:
                     return  # the first stream failed
-            identity = reader.pinned_snapshot(conn, self.source_path)
+            identity = self._pin(k, conn)
             cur.execute("PRAGMA journal_mode")
             wal = str(cur.fetchall()[0][0]).lower() == "wal"
             cur.close()
@@ -391,7 +392,7 @@ class Copier:
                 self.opened.set()
             elif identity is None or identity != self.identity:
                 return  # a commit came between: not the same snapshot; the others read all
-            while (t := self._next_table()) is not None:
+            while (t := self._next_table(k)) is not None:
                 self.assigned[k].put(t)
                 self._read_table(conn, t)
             if k == 0 and self.keep_snapshot and wal and not self.stop.is_set():
@@ -409,7 +410,13 @@ class Copier:
             if conn is not None:
                 conn.close()
 
-    def _next_table(self) -> TablePlan | None:
+    def _pin(self, k: int, conn: Any) -> dict[str, Any] | None:
+        """Stream ``k``'s snapshot: open it, and the source identity it reads (None: a
+        commit came as it opened). (A seam: tests commit around it.)"""
+        return reader.pinned_snapshot(conn, self.source_path)
+
+    def _next_table(self, k: int) -> TablePlan | None:
+        """The next table for stream ``k`` (None: none left, or stopping)."""
         with self.lock:
             if self.stop.is_set() or not self.pending:
                 return None
@@ -522,6 +529,7 @@ class Copier:
             batch, position, w.source_rows = item
             rows += batch.num_rows
             result.rows += batch.num_rows
+            result.read += batch.num_rows
             result.bytes += batch.nbytes
             chunk.rows += batch.num_rows
             chunk.last_rowid, chunk.last_key = position.last_rowid, position.last_key

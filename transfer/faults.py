@@ -1,7 +1,9 @@
 """A pause point for crash tests: ``SQLITE2PG_PAUSE_AT=<point>`` makes a run stop there
 (inside its open transaction) and wait to be killed, so that tests can SIGKILL a real run
-at a known moment. Points: ``pre-data``, ``copy <table>`` (when the third batch of that
-table is on its way), ``post-data`` (after some keys and indexes are committed), ``switch``."""
+at a known moment. Points: ``plan`` (the profile done, nothing recorded in the target),
+``pre-data``, ``copy <table>`` (when the third batch of that table is on its way),
+``post-data`` (after some keys and indexes are committed), ``switch``, ``verify`` (after
+the switch, before the final verify)."""
 
 from __future__ import annotations
 

@@ -122,7 +122,10 @@ def run(source: Path, plan: PlanSource, opts: RunOptions,
             raise target.describe(e, opts.dsn, "checking the target") from None
         steps = {"check": time.perf_counter() - t0}
         try:
-            result = _load(source, chosen, opts, log, run_id, staging, done, steps)
+            try:
+                result = _load(source, chosen, opts, log, run_id, staging, done, steps)
+            except psycopg.Error as e:  # (pre-data, the switch)
+                raise target.describe(e, opts.dsn) from None
         except KeyboardInterrupt:
             _record(lock, run_id, "loading", "interrupted")
             raise Interrupted(f"interrupted; the target schema is as it was; continue with "

@@ -18,8 +18,8 @@ from typing import Any
 from psycopg import sql
 
 from transfer import catalog as catalog_mod
+from transfer import faults, reader, source, translate
 from transfer import profile as profile_mod
-from transfer import reader, source, translate
 from transfer.catalog import Catalog, Column, Table
 from transfer.errors import PlanError
 from transfer.model import (
@@ -111,6 +111,7 @@ def build_plan(path: Path, type_map: TypeMap | None = None,
         _profile_casts(cat, casts, kinds, numeric)
         profiles = profile_mod.profile_all(path, cat, kinds, numeric, sample, jobs)
         reader.release_memory()
+        faults.pause("plan")
         return Planner(conn, cat, profiles, type_map, casts, ident).plan()
     finally:
         anchor.close()
