@@ -36,7 +36,7 @@ def _parse_time(text: str, tz: bool) -> dt.datetime:
     return value
 
 
-def norm_source(v: Any, pg_type: str) -> Any:
+def norm_source(v: Any, pg_type: str, conversion: str = "") -> Any:
     base = pg_type.split("(")[0]
     if v is None:
         return None
@@ -52,8 +52,10 @@ def norm_source(v: Any, pg_type: str) -> Any:
         return Decimal(repr(v) if isinstance(v, float) else str(v)).quantize(
             Decimal(1).scaleb(-int(pg_type.split(",")[1].rstrip(")"))))
     if base in ("timestamp", "timestamptz"):
-        if isinstance(v, int):
-            value = dt.datetime.fromtimestamp(v, dt.UTC)
+        if isinstance(v, int):  # epoch seconds, or milliseconds
+            ms = conversion.startswith("epoch_ms_")
+            value = dt.datetime.fromtimestamp(v // 1000 if ms else v, dt.UTC) + \
+                dt.timedelta(milliseconds=v % 1000 if ms else 0)
             return value if base == "timestamptz" else value.replace(tzinfo=None)
         return _parse_time(v.decode() if isinstance(v, bytes) else v, base == "timestamptz")
     if base == "date":
@@ -113,7 +115,7 @@ def compare_table(source: Path, dsn: str, t: TablePlan, schema: str = "public") 
                 # this double
                 out.append(("float-as-text", _float_bits(v)))
             else:
-                out.append(norm_source(v, c.pg_type))
+                out.append(norm_source(v, c.pg_type, c.convert))
         a.append(out)
     b = [[norm_target(v, c.pg_type) for v, c in zip(row, t.columns, strict=True)]
          for row in dst]

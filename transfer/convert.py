@@ -15,6 +15,8 @@ from collections.abc import Callable
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from transfer import timetext
+
 
 class ConversionError(Exception):
     """A value that the conversion cannot carry exactly."""
@@ -22,15 +24,14 @@ class ConversionError(Exception):
 
 BOOL_TEXT = {"t": True, "true": True, "yes": True, "y": True, "1": True,
              "f": False, "false": False, "no": False, "n": False, "0": False}
-_OFFSET = r"(Z|[+-][0-9][0-9](:?[0-9][0-9])?)$"
-EPOCH_MIN, EPOCH_MAX = -62135596800, 253402300799  # 0001-01-01 .. 9999-12-31 UTC
 
 
 def _checked(fn: Callable[[pa.Array], pa.Array]) -> Callable[[pa.Array], pa.Array]:
     def run(arr: pa.Array) -> pa.Array:
         try:
             return fn(arr)
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError) as e:
+        except (ValueError, pa.ArrowNotImplementedError, pa.ArrowTypeError) as e:
+            # (pa.ArrowInvalid is a ValueError, as are timetext's refusals)
             raise ConversionError(str(e).splitlines()[0]) from None
 
     return run
@@ -92,48 +93,52 @@ def to_bytes(arr: pa.Array) -> pa.Array:
 
 @_checked
 def to_timestamp(arr: pa.Array) -> pa.Array:
-    if len(arr) and pc.any(pc.match_substring_regex(arr, _OFFSET)).as_py():
-        raise ConversionError("a time with a UTC offset in a timestamp-without-time-zone column")
-    return _timestamp_profiled(arr)
+    """Time text without a UTC offset (transfer.timetext), kept as written."""
+    return timetext.to_naive(arr)
 
 
 @_checked
 def to_timestamptz(arr: pa.Array) -> pa.Array:
-    """ISO text with offsets; naive values are read as UTC."""
-    has_offset = pc.match_substring_regex(arr, _OFFSET)
-    date_only = pc.equal(pc.utf8_length(arr), 10)
-    fixed = pc.if_else(has_offset, arr, pc.if_else(
-        date_only, pc.binary_join_element_wise(arr, " 00:00:00Z", ""),
-        pc.binary_join_element_wise(arr, "Z", "")))
-    return pc.cast(fixed, pa.timestamp("us", tz="UTC"))
+    """Time text with or without offsets (naive values read as UTC), as UTC instants."""
+    return timetext.to_utc(arr)
 
 
-def _epoch(arr: pa.Array, tz: str | None) -> pa.Array:
+def _epoch(arr: pa.Array, unit: str, tz: str | None) -> pa.Array:
     if len(arr.drop_null()):
-        lo, hi = pc.min_max(arr).values()
-        if lo.as_py() < EPOCH_MIN or hi.as_py() > EPOCH_MAX:
-            raise ConversionError("an epoch value outside the years 1-9999")
-    micros = pc.multiply_checked(pc.cast(arr, pa.int64()), 1_000_000)
+        lo, hi = (v.as_py() for v in pc.min_max(arr).values())
+        if timetext.epoch_unit(lo, hi) != unit:
+            low, high = timetext.EPOCH_UNITS[unit]
+            raise ConversionError(f"an integer outside {low} to {high}, which is not clearly "
+                                  f"epoch {'seconds' if unit == 's' else 'milliseconds'}")
+    scale = 1_000_000 if unit == "s" else 1_000
+    micros = pc.multiply_checked(pc.cast(arr, pa.int64()), scale)
     return pc.cast(micros, pa.timestamp("us", tz=tz))
 
 
 @_checked
 def to_epoch_timestamp(arr: pa.Array) -> pa.Array:
-    return _epoch(arr, None)
+    return _epoch(arr, "s", None)
 
 
 @_checked
 def to_epoch_timestamptz(arr: pa.Array) -> pa.Array:
-    return _epoch(arr, "UTC")
+    return _epoch(arr, "s", "UTC")
+
+
+@_checked
+def to_epoch_ms_timestamp(arr: pa.Array) -> pa.Array:
+    return _epoch(arr, "ms", None)
+
+
+@_checked
+def to_epoch_ms_timestamptz(arr: pa.Array) -> pa.Array:
+    return _epoch(arr, "ms", "UTC")
 
 
 @_checked
 def to_date(arr: pa.Array) -> pa.Array:
-    present = arr.drop_null()
-    if len(present) and not pc.all(pc.match_substring_regex(present,
-                                                            r"^\d{4}-\d\d-\d\d$")).as_py():
-        raise ConversionError("a date that is not YYYY-MM-DD")
-    return pc.cast(arr, pa.date32())
+    """Dates (YYYY-MM-DD, transfer.timetext)."""
+    return timetext.to_date(arr)
 
 
 @_checked
@@ -255,7 +260,8 @@ CONVERTERS: dict[str, Callable[[pa.Array], pa.Array]] = {
     "int64": to_int64, "int32": to_int32, "int16": to_int16, "float64": to_float64,
     "bool": to_bool, "text": to_text, "bytes": to_bytes, "timestamp": to_timestamp,
     "timestamptz": to_timestamptz, "epoch_timestamp": to_epoch_timestamp,
-    "epoch_timestamptz": to_epoch_timestamptz, "date": to_date, "jsonb": to_jsonb,
+    "epoch_timestamptz": to_epoch_timestamptz, "epoch_ms_timestamp": to_epoch_ms_timestamp,
+    "epoch_ms_timestamptz": to_epoch_ms_timestamptz, "date": to_date, "jsonb": to_jsonb,
 }
 
 

@@ -49,10 +49,13 @@ WIRE_TYPES: dict[str, pa.DataType] = {
     "bool": pa.bool_(), "text": pa.string(), "bytes": pa.binary(),
     "timestamp": pa.timestamp("us"), "timestamptz": pa.timestamp("us", tz="UTC"),
     "epoch_timestamp": pa.timestamp("us"), "epoch_timestamptz": pa.timestamp("us", tz="UTC"),
-    "date": pa.date32(), "jsonb": pa.binary(),
+    "epoch_ms_timestamp": pa.timestamp("us"),
+    "epoch_ms_timestamptz": pa.timestamp("us", tz="UTC"), "date": pa.date32(),
+    "jsonb": pa.binary(),
 }
 SOURCE_CLASS = {"int64": "integer", "int32": "integer", "int16": "integer", "float64": "real",
-                "bytes": "blob", "epoch_timestamp": "integer", "epoch_timestamptz": "integer"}
+                "bytes": "blob", "epoch_timestamp": "integer", "epoch_timestamptz": "integer",
+                "epoch_ms_timestamp": "integer", "epoch_ms_timestamptz": "integer"}
 
 
 def wire_type(conv: str) -> pa.DataType:

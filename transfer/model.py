@@ -24,7 +24,8 @@ from transfer.sqltext import quote_ident
 PLAN_FORMAT = 2
 # The conversions a plan may name (transfer.convert implements each; and decimal(p,s)).
 CONVERSIONS = ("int64", "int32", "int16", "float64", "bool", "text", "bytes", "timestamp",
-               "timestamptz", "epoch_timestamp", "epoch_timestamptz", "date", "jsonb")
+               "timestamptz", "epoch_timestamp", "epoch_timestamptz", "epoch_ms_timestamp",
+               "epoch_ms_timestamptz", "date", "jsonb")
 ORDERS = ("tenant", "source")  # row orders of the copy (see Plan.ordered)
 
 

@@ -18,7 +18,7 @@ from typing import Any
 from psycopg import sql
 
 from transfer import catalog as catalog_mod
-from transfer import faults, reader, source, translate
+from transfer import faults, reader, source, timetext, translate
 from transfer import profile as profile_mod
 from transfer.catalog import Catalog, Column, Table
 from transfer.errors import PlanError
@@ -174,8 +174,7 @@ def _profile_casts(cat: Catalog, casts: dict[str, str], kinds: dict[str, dict[st
 
 # Values a conversion refuses, as the profile's named predicates (for example rows when
 # the profile's SQL path, which counts rather than tries, found them).
-_FITS_SQL = {"timestamp": ["ts_naive"], "timestamptz": ["ts_naive", "ts_offset"],
-             "date": ["date_iso"], "json": ["json_valid"], "jsonb": ["json_valid"],
+_FITS_SQL = {"json": ["json_valid"], "jsonb": ["json_valid"],
              "bool": ["bool_int", "bool_text"]}
 
 
@@ -368,9 +367,16 @@ class Planner:
                     return "timestamptz", q, "timestamptz", note
             elif only <= {"integer"}:
                 pg = "timestamptz" if preferred == "timestamptz" else "timestamp"
-                if cp.ok(f"epoch_{pg}"):
-                    return (pg, q, f"epoch_{pg}", "holds epoch seconds: converted to the UTC "
-                            f"{'time' if pg == 'timestamptz' else 'wall time'}")
+                what = "time" if pg == "timestamptz" else "wall time"
+                for conv, unit in ((f"epoch_{pg}", "seconds"), (f"epoch_ms_{pg}",
+                                                                "milliseconds")):
+                    if cp.ok(conv):
+                        return (pg, q, conv, f"holds epoch {unit} (from {cp.int_min} to "
+                                f"{cp.int_max}): converted to the UTC {what}")
+                return ("bigint", q, "int64", f"declared {c.declared} but holds integers from "
+                        f"{cp.int_min} to {cp.int_max}, which are not clearly epoch seconds "
+                        f"({timetext.EPOCH_UNITS['s'][0]} to {timetext.EPOCH_UNITS['s'][1]}) "
+                        "or milliseconds: kept as numbers (bigint)")
         elif kind == "date" and preferred:
             if only <= {"text"} and (not only or cp.ok("date")):
                 return "date", q, "date", None

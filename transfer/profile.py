@@ -21,19 +21,11 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from transfer import convert, reader
+from transfer import convert, reader, timetext
 from transfer import source as source_mod
 from transfer.catalog import Catalog, Table
 from transfer.errors import SourceError
 from transfer.sqltext import quote_ident
-
-_ISO_DATE = "[0-9][0-9][0-9][0-9]-[0-1][0-9]-[0-3][0-9]"
-_ISO_TIME = "[0-2][0-9]:[0-5][0-9]:[0-5][0-9]"
-_DATE_OK = "date(substr({c},1,10),'+0 days') IS substr({c},1,10)"
-_TIME_OK = "substr({c},12,2) <= '23'"
-# Fraction of 1 to 6 digits at position 20 (after "YYYY-MM-DD HH:MM:SS").
-_FRAC = ("substr({c},20,1) = '.' AND length({c}) BETWEEN 21 AND 26 "
-         "AND NOT substr({c},21) GLOB '*[^0-9]*'")
 
 PREDICATES: dict[str, str] = {
     "null": "{c} IS NULL",
@@ -54,21 +46,6 @@ PREDICATES: dict[str, str] = {
     "bool_int": "typeof({c}) = 'integer' AND {c} IN (0, 1)",
     "bool_text": ("typeof({c}) = 'text' AND "
                   "lower({c}) IN ('t','f','true','false','yes','no','y','n')"),
-    "ts_naive": (
-        f"typeof({{c}}) = 'text' AND "
-        f"(({{c}} GLOB '{_ISO_DATE}[ T]{_ISO_TIME}' AND length({{c}}) = 19)"
-        f" OR ({{c}} GLOB '{_ISO_DATE}[ T]{_ISO_TIME}.*' AND {_FRAC})"
-        f" OR ({{c}} GLOB '{_ISO_DATE}' AND length({{c}}) = 10))"
-        f" AND {_DATE_OK} AND ({_TIME_OK} OR length({{c}}) = 10)"
-    ),
-    "ts_offset": (
-        f"typeof({{c}}) = 'text' AND {{c}} GLOB '{_ISO_DATE}[ T]{_ISO_TIME}*'"
-        " AND (substr({c},-1) = 'Z' OR substr({c},-6) GLOB '[+-][0-2][0-9]:[0-5][0-9]')"
-        " AND (length({c}) IN (20, 25) OR (substr({c},20,1) = '.' AND"
-        " NOT rtrim(substr({c},21), 'Z:+-0123456789') <> '' AND length({c}) <= 32))"
-        f" AND {_DATE_OK} AND {_TIME_OK}"
-    ),
-    "date_iso": f"typeof({{c}}) = 'text' AND {{c}} GLOB '{_ISO_DATE}' AND {_DATE_OK}",
     "json_valid": "typeof({c}) = 'text' AND json_valid({c})",
     "json_nul": "typeof({c}) = 'text' AND instr({c}, '\\u0000') > 0",
 }
@@ -146,8 +123,6 @@ def needed_predicates(kind: str) -> list[str]:
             "real_infinite", "text_nul", "text_non_ascii"]
     extra = {
         "boolean": ["bool_int", "bool_text"],
-        "timestamp": ["ts_naive", "ts_offset"],
-        "date": ["date_iso"],
         "json": ["json_valid", "json_nul"],
     }.get(kind, [])
     return base + extra
@@ -225,6 +200,8 @@ def profile_table(conn: sqlite3.Connection, table: Table, kinds: dict[str, str],
         _fits_from_counts(cp)
         if kinds[col.name] == "json" and cp.fits.get("jsonb"):
             _check_json_keys(conn, table, col.name, cp, sample)
+        if kinds[col.name] in ("timestamp", "date") and set(cp.classes) == {"text"}:
+            _try_text(conn, table, col.name, cp, sample, TEXT_TRIALS[kinds[col.name]])
     return profile
 
 
@@ -247,6 +224,25 @@ def _check_json_keys(conn: sqlite3.Connection, table: Table, column: str, cp: Co
             return
 
 
+def _try_text(conn: sqlite3.Connection, table: Table, column: str, cp: ColumnProfile,
+              sample: int, conversions: list[str]) -> None:
+    """The copy's own conversions tried on this path's text values (as the Arrow path tries
+    them), so that both paths decide by one grammar (transfer.timetext)."""
+    c, src = quote_ident(column), _rows_of(table, sample)
+    cur = conn.execute(f"SELECT {row_ref(table)}, {c} FROM {src} WHERE typeof({c}) = 'text'")
+    for name in conversions:
+        cp.fits[name] = True
+    while rows := cur.fetchmany(16384):
+        arr = pa.array([r[1] for r in rows], pa.string())
+        for name in conversions:
+            if not cp.fits[name]:
+                continue
+            bad = convert.first_failure(convert.converter(name), arr)
+            if bad is not None:
+                cp.fits[name] = False
+                cp.fail_rows.setdefault(name, []).append(f"{row_label(table)}={rows[bad][0]}")
+
+
 def _fits_from_counts(cp: ColumnProfile) -> None:
     """The SQL path's estimate of which conversions fit (Arrow stays the judge at run)."""
     only = set(cp.classes)
@@ -257,9 +253,6 @@ def _fits_from_counts(cp: ColumnProfile) -> None:
     if only == {"integer"} and lo is not None and hi is not None:
         _integer_fits(cp, lo, hi)
     if only == {"text"}:
-        cp.fits["timestamp"] = cp.n("ts_naive") == text
-        cp.fits["timestamptz"] = cp.n("ts_naive") + cp.n("ts_offset") == text
-        cp.fits["date"] = cp.n("date_iso") == text
         cp.fits["jsonb"] = cp.n("json_valid") == text and not cp.n("json_nul")
         cp.fits["json"] = cp.n("json_valid") == text
 
@@ -268,8 +261,9 @@ def _integer_fits(cp: ColumnProfile, lo: int, hi: int) -> None:
     """Which integer conversions hold every value from ``lo`` to ``hi``."""
     cp.fits["int16"] = -(2**15) <= lo and hi < 2**15
     cp.fits["int32"] = -(2**31) <= lo and hi < 2**31
-    cp.fits["epoch_timestamp"] = cp.fits["epoch_timestamptz"] = (
-        convert.EPOCH_MIN <= lo and hi <= convert.EPOCH_MAX)
+    unit = timetext.epoch_unit(lo, hi)
+    cp.fits["epoch_timestamp"] = cp.fits["epoch_timestamptz"] = unit == "s"
+    cp.fits["epoch_ms_timestamp"] = cp.fits["epoch_ms_timestamptz"] = unit == "ms"
 
 
 # Conversions tried on text columns of each kind (see transfer.convert).

@@ -122,31 +122,33 @@ def pg_joined(fields: list[sql.Composable]) -> sql.Composable:
 TRUE_WORDS = frozenset({"t", "true", "y", "yes", "1"})
 FALSE_WORDS = frozenset({"f", "false", "n", "no", "0"})
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_TS = re.compile(r"(\d{4})-(\d\d)-(\d\d)(?:[ T](\d\d):(\d\d)(?::(\d\d)(?:\.(\d+))?)?)?"
-                 r"(Z|[+-]\d\d(?::?\d\d)?)?")
-_DATE = re.compile(r"(\d{4})-(\d\d)-(\d\d)")
+# The time grammar (README, transfer.timetext), written again here on purpose: a date,
+# then optionally a clock (hh:mm, :ss, 1-6 fraction digits) and then optionally a zone.
+_TS = re.compile(r"(\d{4})-(\d\d)-(\d\d)(?:[ T](\d\d):(\d\d)(?::(\d\d)(?:\.(\d{1,6}))?)?"
+                 r"(Z|[+-]\d\d(?::?\d\d)?)?)?", re.ASCII)
+_DATE = re.compile(r"(\d{4})-(\d\d)-(\d\d)", re.ASCII)
 UNEQUAL = "\x00"  # prefix of a canonical text no PostgreSQL value can have
 
 
 def ts_micros(text: str) -> str:
     """Microseconds since the epoch of an ISO 8601 text (naive means UTC)."""
-    m = _TS.fullmatch(text.strip())
+    m = _TS.fullmatch(text)
     if not m:
         return UNEQUAL + text
     y, mo, d, h, mi, s, frac, off = m.groups()
     try:
         dt = datetime(int(y), int(mo), int(d), int(h or 0), int(mi or 0), int(s or 0),
                       tzinfo=UTC)
-    except ValueError:
+        if off and off != "Z":
+            sign = -1 if off[0] == "-" else 1
+            digits = off[1:].replace(":", "")
+            hours, minutes = int(digits[:2]), int(digits[2:4] or 0)
+            if hours > 23 or minutes > 59:
+                raise ValueError(off)
+            dt -= sign * timedelta(hours=hours, minutes=minutes)
+    except (ValueError, OverflowError):
         return UNEQUAL + text
-    if off and off != "Z":
-        sign = -1 if off[0] == "-" else 1
-        digits = off[1:].replace(":", "")
-        dt -= sign * timedelta(hours=int(digits[:2]), minutes=int(digits[2:4] or 0))
-    frac = frac or ""
-    if len(frac) > 6 and frac[6:].strip("0"):
-        return UNEQUAL + text  # finer than PostgreSQL's microsecond
-    micros = int((frac + "000000")[:6])
+    micros = int(((frac or "") + "000000")[:6])
     delta = dt - EPOCH
     return str((delta.days * 86400 + delta.seconds) * 1_000_000 + micros)
 
@@ -388,14 +390,15 @@ def _classes(masks: dict[str, pa.Array], n: int) -> list[str]:
 
 def _per_value(col: ColumnPlan, kind: str) -> Callable[[str, str], str]:
     """Canonical text of one (storage class, payload), for the kinds done value by value."""
-    if kind == TS:  # epoch seconds
-        return lambda c, v: str(int(v) * 1_000_000) if c == "integer" else UNEQUAL + v
+    if kind == TS:  # epoch seconds or milliseconds
+        scale = 1_000 if col.convert.startswith("epoch_ms_") else 1_000_000
+        return lambda c, v: str(int(v) * scale) if c == "integer" else UNEQUAL + v
     if kind == DATE:
         return lambda c, v: date_days(v) if c == "text" else UNEQUAL + v
     if kind == NUMERIC:
-        scale = _scale(col.pg_type)
+        digits = _scale(col.pg_type)
         return lambda c, v: exact_decimal(int(v) if c == "integer" else float(v)
-                                          if c == "real" else v, scale) \
+                                          if c == "real" else v, digits) \
             if c != "blob" else UNEQUAL + v
     if kind == JSONB:
         return lambda c, v: jsonb_text(v) if c == "text" else UNEQUAL + v
