@@ -1,0 +1,1111 @@
+"""SQLite expressions carried into PostgreSQL with their meaning, or refused with the reason.
+
+CHECK constraints, index expressions, partial-index predicates and (with ``transfer.sqlview``)
+view bodies are parsed with SQLite's grammar and operator precedence, typed, and rendered from
+``psycopg.sql`` pieces only: names as ``sql.Identifier``, every value as ``sql.Literal``,
+keywords, operators and function names from this module's own tables. Source text is never
+pasted into the output.
+
+The rule: an expression is carried only when equivalent on the data, that is when PostgreSQL
+gives the same result as SQLite for every value the columns can hold, given each column's
+PostgreSQL type and the storage classes its SQLite data holds. Typing follows SQLite
+(https://www.sqlite.org/datatype3.html): comparison affinity (a TEXT column compared with 0
+compares with '0'), collations (NOCASE folds ASCII letters only, RTRIM ignores trailing
+spaces, BINARY orders bytes: ``COLLATE "C"``), LIKE's ASCII case folding, truth as a non-zero
+number. Conversions of literals are computed by SQLite itself. Anything else raises
+``NotPortable``.
+
+Accepted differences, on values no plan keeps: integer overflow (SQLite continues in floating
+point, PostgreSQL raises an error; int4 and int2 operands are widened to bigint first, so the
+limit is the same 2^63), CAST of a real beyond the bigint range to INTEGER (SQLite clamps,
+PostgreSQL raises), and avg()/total() of integers whose running sum passes 2^53.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from collections.abc import Callable, Sequence
+from contextlib import closing
+from dataclasses import dataclass, field, replace
+from decimal import Decimal
+from typing import Any, NoReturn
+
+from psycopg import sql
+
+from transfer import sqltext
+from transfer.sqltext import Token
+
+
+class NotPortable(Exception):
+    """Why the expression is not carried (one short clause, e.g. 'SQLite's typeof() has no
+    PostgreSQL equivalent')."""
+
+
+@dataclass(frozen=True)
+class ColumnInfo:
+    pg_name: str  # the PostgreSQL column name
+    pg_type: str  # PostgreSQL type as the plan chose it: 'bigint', 'numeric(10,2)', 'text', ...
+    affinity: str  # SQLite affinity: 'INTEGER','TEXT','BLOB','REAL','NUMERIC' ('NONE': a view's)
+    collation: str | None = None  # SQLite collation: 'NOCASE', 'RTRIM' or None (BINARY)
+    classes: frozenset[str] = frozenset()  # storage classes the data holds ('integer', ...)
+
+
+@dataclass(frozen=True)
+class TableInfo:
+    pg_name: str
+    columns: dict[str, ColumnInfo]  # key: SQLite column name lower-cased; in column order
+
+
+_UPPER = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+_LOWER = _UPPER.lower()
+_FOLD = str.maketrans(_UPPER, _LOWER)
+
+
+def ascii_fold(pg_sql: sql.Composable) -> sql.Composable:
+    """SQLite's NOCASE and lower() folding (ASCII letters only): exact, and IMMUTABLE."""
+    return sql.SQL("translate({}, {}, {})").format(pg_sql, sql.Literal(_UPPER),
+                                                    sql.Literal(_LOWER))
+
+
+def _rtrim(pg_sql: sql.Composable) -> sql.Composable:
+    return sql.SQL("rtrim({}, ' ')").format(pg_sql)
+
+
+NUMERIC_AFFINITIES = frozenset({"INTEGER", "REAL", "NUMERIC"})
+NUMBERS = frozenset({"int", "real", "num"})
+TRUTHS = frozenset({"bool", "pred"})  # PostgreSQL boolean; SQLite 0/1
+COLLATIONS = frozenset({"BINARY", "NOCASE", "RTRIM"})
+EXACT = 2**53  # integers up to this magnitude are exact in double precision
+C = sql.SQL(' COLLATE "C"')
+NULL_BOOL = sql.SQL("NULL::boolean")
+# PostgreSQL type -> (kind, the storage classes it holds as SQLite compares them)
+_TYPE_KINDS: dict[str, tuple[str, frozenset[str]]] = {
+    **dict.fromkeys(("bigint", "integer", "smallint"), ("int", frozenset({"integer"}))),
+    "double precision": ("real", frozenset({"integer", "real"})),
+    "numeric": ("num", frozenset({"integer", "real"})),
+    **dict.fromkeys(("text", "varchar", "character varying", "citext"),
+                    ("text", frozenset({"text"}))),
+    "boolean": ("bool", frozenset({"integer"})),
+    "bytea": ("blob", frozenset({"blob"})),
+}
+_NATURAL = {"int": {"integer"}, "real": {"real"}, "num": {"integer"}, "text": {"text"},
+            "bool": {"integer"}, "pred": {"integer"}, "blob": {"blob"}}
+PG_TYPES = {"int": "bigint", "real": "double precision", "num": "numeric", "text": "text",
+            "blob": "bytea", "bool": "boolean", "pred": "integer", "null": "text"}
+
+
+@dataclass(frozen=True)
+class Val:
+    """A typed operand: its PostgreSQL rendering and what SQLite knows about it."""
+
+    pg: sql.Composable
+    kind: str  # int real num text blob bool pred null other
+    classes: frozenset[str] = frozenset()  # SQLite storage classes the value may have
+    aff: str | None = None  # SQLite affinity: columns and CAST only
+    coll: str | None = None  # SQLite collation: a column's, or COLLATE's (explicit)
+    explicit: bool = False
+    lit: bool = False  # a constant; ``value`` holds it as SQLite has it
+    value: Any = None
+    why: str = ""  # kind 'other': why it cannot be compared or computed with
+    big: bool = False  # an integer that may pass 2^53
+    pg_type: str = ""
+    desc: str = ""  # the source text, for messages
+    refs: frozenset[str] = frozenset()  # column references outside aggregates (rendered)
+    agg: bool = False  # holds an aggregate
+    name: str = ""  # a column reference: the column's name
+
+
+def _type_parts(pg_type: str) -> tuple[str, tuple[int, ...]]:
+    m = re.fullmatch(r"\s*([a-z ]+?)\s*(?:\(([\d,\s]+)\))?\s*", pg_type.lower())
+    if not m:
+        return pg_type.lower(), ()
+    return m.group(1), tuple(int(p) for p in (m.group(2) or "").split(",") if p.strip())
+
+
+def column_val(ci: ColumnInfo, ref: sql.Composable, desc: str = "") -> Val:
+    """A column reference, typed from its plan and its data."""
+    base, params = _type_parts(ci.pg_type)
+    kind, allowed = _TYPE_KINDS.get(base, ("other", frozenset()))
+    classes = ci.classes or frozenset(_NATURAL.get(kind, ()))
+    coll = (ci.collation or "BINARY").upper()
+    if coll not in COLLATIONS:
+        raise NotPortable(f"collation {ci.collation} has no PostgreSQL equivalent here")
+    why = ""
+    digits = params[0] - (params[1] if len(params) > 1 else 0) if params else 99
+    if kind == "other" or not classes <= allowed:
+        kind, why = "other", (f"column {ci.pg_name} is {ci.pg_type} in PostgreSQL but "
+                              f"{'/'.join(sorted(classes)) or 'text'} in SQLite, which compares "
+                              "and computes it as such")
+    elif kind == "num" and "real" in classes and not (params and params[0] <= 15):
+        kind, why = "other", (f"column {ci.pg_name} holds reals carried as {ci.pg_type}, "
+                              "not the doubles SQLite computes with")
+    aff = ci.affinity.upper()
+    pg = sql.SQL("({})::text").format(ref) if base == "citext" else ref  # citext: no folding
+    return Val(pg, kind, frozenset(classes), aff=None if aff in ("", "NONE") else aff,
+               coll=coll, why=why, big=base == "bigint" or (kind == "num" and digits > 15),
+               pg_type="text" if base == "citext" else ci.pg_type, desc=desc or ci.pg_name,
+               name=ci.pg_name, refs=frozenset({pg.as_string(None)}))
+
+
+def literal(value: Any, desc: str = "") -> Val:
+    desc = desc or repr(value)
+    if value is None:
+        return Val(sql.SQL("NULL"), "null", lit=True, desc=desc)
+    if isinstance(value, bool | int):
+        v = int(value)
+        return Val(sql.Literal(v), "int", frozenset({"integer"}), lit=True, value=v,
+                   big=abs(v) > EXACT, pg_type="integer" if abs(v) < 2**31 else "bigint",
+                   desc=desc)
+    if isinstance(value, float):
+        return Val(sql.SQL("({})::double precision").format(sql.Literal(value)), "real",
+                   frozenset({"real"}), lit=True, value=value, pg_type="double precision",
+                   desc=desc)
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise NotPortable("a text with a NUL character, which PostgreSQL text cannot hold")
+        return Val(sql.Literal(value), "text", frozenset({"text"}), lit=True, value=value,
+                   pg_type="text", desc=desc)
+    return Val(sql.Literal(bytes(value)), "blob", frozenset({"blob"}), lit=True,
+               value=bytes(value), pg_type="bytea", desc=desc)
+
+
+def _sqlite(query: str, *args: Any) -> Any:
+    """One value computed by SQLite itself: its conversions, exactly."""
+    with closing(sqlite3.connect(":memory:")) as db:
+        db.execute("CREATE TABLE a(n NUMERIC, t TEXT)")
+        try:
+            if query.startswith("INSERT"):
+                db.execute(query, args)
+                return db.execute("SELECT coalesce(n, t) FROM a").fetchone()[0]
+            return db.execute(query, args).fetchone()[0]
+        except sqlite3.Error as e:  # e.g. text that is not UTF-8
+            raise NotPortable(f"SQLite's value is not carried: {e}") from e
+
+
+def _derived(pg: sql.Composable, kind: str, parts: Sequence[Val],
+             classes: set[str] | frozenset[str] | None = None, pg_type: str = "",
+             big: bool = False) -> Val:
+    """A computed value: an explicit COLLATE of an operand carries over (SQLite's rule).
+    An integer's PostgreSQL type is bigint only when known to be (else it is widened)."""
+    explicit = next((p for p in parts if p.explicit), None)
+    if kind == "null":
+        pg = sql.SQL("NULL")  # PostgreSQL would type a NULL-only CASE as text
+    if not pg_type and kind == "int":
+        pg_type = "bigint" if any(_type_parts(p.pg_type)[0] == "bigint" for p in parts
+                                  if p.kind == "int") else "integer"
+    return Val(pg, kind, frozenset(_NATURAL.get(kind, ()) if classes is None else classes),
+               coll=explicit.coll if explicit else None, explicit=explicit is not None,
+               refs=frozenset().union(*(p.refs for p in parts)), agg=any(p.agg for p in parts),
+               pg_type=pg_type or PG_TYPES.get(kind, ""),
+               big=big or any(p.big for p in parts if p.kind in NUMBERS))
+
+
+def _family(v: Val) -> str:
+    if v.kind == "other":
+        raise NotPortable(v.why)
+    return "number" if v.kind in NUMBERS | TRUTHS else v.kind
+
+
+def _collation(a: Val, b: Val) -> str:
+    """SQLite's collation of a comparison: explicit first, then a column's, left first."""
+    for v in (a, b):
+        if v.explicit and v.coll:
+            return v.coll
+    return next((v.coll for v in (a, b) if v.coll), "BINARY")
+
+
+def collated(v: Val, coll: str | None = None) -> sql.Composable:
+    """The text ``v`` as its collation compares it (bytewise with ``COLLATE "C"``)."""
+    coll = coll or v.coll or "BINARY"
+    if v.lit and isinstance(v.value, str):
+        text = v.value.translate(_FOLD) if coll == "NOCASE" else v.value
+        return sql.Literal(text.rstrip(" ") if coll == "RTRIM" else text)
+    return ascii_fold(v.pg) if coll == "NOCASE" else _rtrim(v.pg) if coll == "RTRIM" else v.pg
+
+
+def as_bool(v: Val) -> sql.Composable:
+    """``v`` where PostgreSQL needs a boolean: SQLite's truth is a non-zero number."""
+    if v.kind in TRUTHS:
+        return v.pg
+    if v.kind == "null":
+        return NULL_BOOL
+    if v.kind in NUMBERS:
+        return sql.SQL("({} <> 0)").format(v.pg)
+    raise NotPortable(v.why or f"{v.desc} used as a condition: SQLite reads a number from it")
+
+
+def as_int(v: Val) -> Val:
+    """A truth value as SQLite has it: 0 or 1."""
+    if v.kind not in TRUTHS:
+        return v
+    return replace(v, pg=sql.SQL("({})::integer").format(v.pg), kind="int",
+                   classes=frozenset({"integer"}), pg_type="integer", big=False)
+
+
+def _wide(v: Val) -> sql.Composable:
+    """An integer operand of arithmetic, as bigint: SQLite computes in 64 bits."""
+    if v.kind == "int" and _type_parts(v.pg_type)[0] != "bigint":
+        return sql.SQL("({})::bigint").format(v.pg)
+    return v.pg
+
+
+class Scope:
+    """The names an expression may use: here, one table's columns."""
+
+    def __init__(self, table: TableInfo | None = None) -> None:
+        self.table = table
+
+    def column(self, qual: str | None, name: str) -> Val | None:
+        t = self.table
+        if t is None:
+            return None
+        if qual is not None and qual.lower() != t.pg_name.lower():
+            raise NotPortable(f"refers to table {qual}")
+        ci = t.columns.get(name.lower())
+        return None if ci is None else column_val(ci, sql.Identifier(ci.pg_name))
+
+
+# -- parsing -------------------------------------------------------------------------------
+@dataclass
+class Node:
+    """One node of a parsed SQLite expression."""
+
+    op: str
+    kids: list[Node] = field(default_factory=list)
+    value: Any = None
+    neg: bool = False
+    span: str = ""  # its source text
+
+
+RESERVED = frozenset(  # words that are no column name where an expression starts
+    "ALL AND AS ASC BETWEEN BY CASE CAST COLLATE CROSS DESC DISTINCT ELSE END ESCAPE EXCEPT "
+    "EXISTS FROM FULL GLOB GROUP HAVING IN INNER INTERSECT IS ISNULL JOIN LEFT LIKE LIMIT MATCH "
+    "NATURAL NOT NOTNULL NULL NULLS OFFSET ON OR ORDER OUTER REGEXP RIGHT SELECT THEN UNION "
+    "USING VALUES WHEN WHERE WINDOW WITH".split())
+_CLOSED = {"'": r"'(?:[^']|'')*'", '"': r'"(?:[^"]|"")*"', "`": r"`(?:[^`]|``)*`",
+           "[": r"\[[^\]]*\]", "x": r"[xX]'[^']*'"}
+_NUMBER = re.compile(r"(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+_COMPARE = {"=": "=", "==": "=", "<>": "<>", "!=": "<>"}
+
+
+class Parser:
+    """SQLite's expression grammar (https://www.sqlite.org/lang_expr.html), by precedence."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.toks = sqltext.tokenize(text)
+        self.i = 0
+        for t in self.toks:
+            head = t.text[0] if t.kind != "blob" else "x"
+            if t.kind in ("string", "ident", "blob") and not re.fullmatch(_CLOSED[head], t.text,
+                                                                          re.S):
+                raise NotPortable(f"unterminated {t.text[:12]}")
+
+    # token helpers
+    def peek(self, k: int = 0) -> Token | None:
+        return self.toks[self.i + k] if self.i + k < len(self.toks) else None
+
+    def word(self, *words: str, k: int = 0) -> bool:
+        t = self.peek(k)
+        return t is not None and t.kind == "word" and t.upper in words
+
+    def op(self, *ops: str, k: int = 0) -> bool:
+        t = self.peek(k)
+        return t is not None and t.kind in ("op", "lparen", "rparen") and t.text in ops
+
+    def take(self, *words: str) -> str | None:
+        t = self.peek()
+        if t is not None and (self.word(*words) or self.op(*words)):
+            self.i += 1
+            return t.upper or t.text
+        return None
+
+    def expect(self, *words: str) -> str:
+        got = self.take(*words)
+        if got is None:
+            self.fail(f"expected {' or '.join(words)}")
+        return str(got)
+
+    def fail(self, what: str = "cannot read the expression") -> NoReturn:
+        t = self.peek()
+        raise NotPortable(f"{what} near {t.text!r}" if t else f"{what} at the end")
+
+    def end(self) -> None:
+        if self.peek() is not None:
+            self.fail("unexpected text")
+
+    def spanned(self, start: int, node: Node) -> Node:
+        if not node.span:
+            node.span = self.text[self.toks[start].start:self.toks[self.i - 1].end].strip()
+        return node
+
+    def select(self) -> Any:  # a subquery: the view translator parses it
+        raise NotPortable("subqueries are carried in views only")
+
+    # grammar, lowest precedence first
+    def expr(self) -> Node:
+        start, left = self.i, self.and_()
+        while self.take("OR"):
+            left = self.spanned(start, Node("or", [left, self.and_()]))
+        return left
+
+    def and_(self) -> Node:
+        start, left = self.i, self.not_()
+        while self.take("AND"):
+            left = self.spanned(start, Node("and", [left, self.not_()]))
+        return left
+
+    def not_(self) -> Node:
+        start = self.i
+        if self.take("NOT"):
+            return self.spanned(start, Node("not", [self.not_()]))
+        return self.equality()
+
+    def equality(self) -> Node:
+        start, left = self.i, self.binary(0)
+        matching = ("LIKE", "GLOB", "MATCH", "REGEXP", "IN", "BETWEEN")
+        while True:
+            if op := self.take("=", "==", "<>", "!="):
+                node = Node("cmp", [left, self.binary(0)], _COMPARE[op])
+            elif self.take("IS"):
+                negated = bool(self.take("NOT"))
+                if self.take("DISTINCT"):
+                    self.expect("FROM")
+                    negated = not negated
+                node = Node("cmp", [left, self.binary(0)], "IS NOT" if negated else "IS")
+            elif self.take("ISNULL"):
+                node = Node("isnull", [left])
+            elif self.take("NOTNULL"):
+                node = Node("isnull", [left], neg=True)
+            elif self.word("NOT") and self.word("NULL", k=1):
+                self.i += 2
+                node = Node("isnull", [left], neg=True)
+            elif self.word(*matching) or (self.word("NOT") and self.word(*matching, k=1)):
+                neg = bool(self.take("NOT"))
+                node = self.postfix(left, self.expect(*matching), neg)
+            elif self.take("COLLATE"):  # after ISNULL or IN (...): it applies to their result
+                node = Node("collate", [left], self.collation())
+            else:
+                return left
+            left = self.spanned(start, node)
+
+    def postfix(self, left: Node, word: str, neg: bool) -> Node:
+        if word == "BETWEEN":
+            lo = self.binary(0)
+            self.expect("AND")
+            return Node("between", [left, lo, self.binary(0)], neg=neg)
+        if word == "IN":
+            self.expect("(")
+            if self.word("SELECT", "VALUES", "WITH"):
+                node = Node("insel", [left], self.select(), neg)
+            else:
+                items = [] if self.op(")") else [self.expr()]
+                while self.take(","):
+                    items.append(self.expr())
+                node = Node("in", [left, *items], neg=neg)
+            self.expect(")")
+            return node
+        kids = [left, self.binary(0)]
+        if self.take("ESCAPE"):
+            kids.append(self.binary(0))
+        return Node("like", kids, word, neg)
+
+    _LEVELS = (("<", "<=", ">", ">="), ("&", "|", "<<", ">>"), ("+", "-"), ("*", "/", "%"),
+               ("||", "->", "->>"))
+
+    def binary(self, level: int) -> Node:
+        if level == len(self._LEVELS):
+            return self.collate()
+        start, left = self.i, self.binary(level + 1)
+        while op := self.take(*self._LEVELS[level]):
+            node = Node("cmp" if level == 0 else "binop", [left, self.binary(level + 1)], op)
+            left = self.spanned(start, node)
+        return left
+
+    def collate(self) -> Node:
+        start, node = self.i, self.unary()
+        while self.take("COLLATE"):
+            node = self.spanned(start, Node("collate", [node], self.collation()))
+        return node
+
+    def collation(self) -> str:
+        t = self.peek()
+        if t is None or t.kind not in ("word", "ident", "string"):
+            self.fail("expected a collation name")
+        self.i += 1
+        return t.name
+
+    def unary(self) -> Node:
+        start = self.i
+        if op := self.take("-", "+", "~"):
+            return self.spanned(start, Node("unary", [self.unary()], op))
+        return self.spanned(start, self.primary())
+
+    def primary(self) -> Node:
+        t = self.peek()
+        if t is None:
+            return self.fail()
+        self.i += 1
+        if t.kind == "number":
+            return Node("lit", value=_number(t.text))
+        if t.kind == "string":
+            return Node("lit", value=t.name)
+        if t.kind == "blob":
+            digits = t.text[2:-1]
+            if len(digits) % 2 or not re.fullmatch(r"[0-9a-fA-F]*", digits):
+                raise NotPortable(f"malformed blob literal {t.text}")
+            return Node("lit", value=bytes.fromhex(digits))
+        if t.kind == "lparen":
+            if self.word("SELECT", "VALUES", "WITH"):
+                node = Node("subq", value=self.select())
+            else:
+                node = self.expr()
+                if self.op(","):
+                    raise NotPortable("row values have no exact PostgreSQL equivalent here")
+            self.expect(")")
+            return Node(node.op, node.kids, node.value, node.neg)  # span: with parentheses
+        up = t.upper
+        if up == "NULL":
+            return Node("lit")
+        if up in ("CURRENT_TIME", "CURRENT_DATE", "CURRENT_TIMESTAMP"):
+            raise NotPortable(f"{up} is the time of the statement, as text in SQLite")
+        if up == "NOT":
+            return Node("not", [self.equality()])
+        if up == "CASE":
+            return self.case()
+        if up == "CAST":
+            self.expect("(")
+            kid = self.expr()
+            self.expect("AS")
+            words = []
+            while (n := self.peek()) is not None and n.kind in ("word", "ident"):
+                words.append(n.name.upper())
+                self.i += 1
+            if self.take("("):
+                while not self.take(")"):
+                    self.i += 1 if self.peek() else self.fail()
+            self.expect(")")
+            return Node("cast", [kid], " ".join(words))
+        if up == "EXISTS":
+            self.expect("(")
+            node = Node("exists", value=self.select())
+            self.expect(")")
+            return node
+        if t.kind == "word" and self.op("(") and up not in RESERVED:
+            return self.call(t.text)
+        if t.kind in ("word", "ident") and up not in RESERVED:
+            parts = [t]
+            while self.op(".") and (n := self.peek(1)) is not None and n.kind in ("word",
+                                                                                   "ident"):
+                parts.append(n)
+                self.i += 2
+            if len(parts) == 3 and parts[0].name.lower() == "main":
+                parts = parts[1:]
+            if len(parts) > 2:
+                raise NotPortable(f"refers to another schema: {parts[0].name}")
+            last = parts[-1]
+            return Node("col", value=(parts[0].name if len(parts) == 2 else None, last.name,
+                                      last.text[0] if last.kind == "ident" else ""))
+        self.i -= 1
+        return self.fail()
+
+    def call(self, name: str) -> Node:
+        self.expect("(")
+        distinct, star, args = bool(self.take("DISTINCT")), bool(self.take("*")), []
+        if not star and not self.op(")"):
+            args.append(self.expr())
+            while self.take(","):
+                args.append(self.expr())
+        self.expect(")")
+        if self.word("FILTER", "OVER"):
+            raise NotPortable(f"{name}() with FILTER or OVER: aggregate filters and windows "
+                              "are not carried")
+        return Node("func", args, (name, distinct, star))
+
+    def case(self) -> Node:
+        base = None if self.word("WHEN") else self.expr()
+        kids = [] if base is None else [base]
+        while self.take("WHEN"):
+            kids.append(self.expr())
+            self.expect("THEN")
+            kids.append(self.expr())
+        has_else = bool(self.take("ELSE"))
+        if has_else:
+            kids.append(self.expr())
+        self.expect("END")
+        return Node("case", kids, (base is not None, has_else))
+
+
+def _number(text: str) -> int | float:
+    if re.fullmatch(r"0[xX][0-9a-fA-F]+", text):
+        if len(text[2:].lstrip("0")) > 16:
+            raise NotPortable(f"hex literal {text} is too big")
+        v = int(text[2:], 16)
+        return v - 2**64 if v >= 2**63 else v
+    if not _NUMBER.fullmatch(text):
+        raise NotPortable(f"cannot read the number {text}")
+    if text.isdigit() and int(text) < 2**63:
+        return int(text)
+    return float(_sqlite("SELECT CAST(? AS REAL)", text))  # SQLite's own reading
+
+
+# -- typing and rendering ------------------------------------------------------------------
+_ORDERING = ("<", "<=", ">", ">=")
+_PG_COMPARE = {"=": "=", "<>": "<>", "<": "<", "<=": "<=", ">": ">", ">=": ">=",
+               "IS": "IS NOT DISTINCT FROM", "IS NOT": "IS DISTINCT FROM"}
+_TIME_FUNCTIONS = {"date": "date", "time": "time", "datetime": "datetime",
+                   "julianday": "julianday", "unixepoch": "unixepoch", "strftime": "strftime"}
+_STRICT = frozenset({"lower", "upper", "length", "abs", "trim", "ltrim", "rtrim", "instr",
+                     "substr", "substring"})  # NULL in, NULL out
+_AGGREGATES = frozenset({"count", "sum", "total", "avg", "min", "max", "group_concat",
+                         "string_agg"})
+_REFUSED = {
+    "typeof": "SQLite's typeof() has no PostgreSQL equivalent",
+    "round": "round(): PostgreSQL rounds a double half to even, SQLite away from zero",
+    "json_valid": "json_valid: carried as the jsonb type when the column is jsonb",
+    "min": "min() of several values: SQLite gives NULL when one is NULL, least() skips it",
+    "max": "max() of several values: SQLite gives NULL when one is NULL, greatest() skips it",
+}
+
+
+class Translator:
+    """Types parsed expressions and renders them for PostgreSQL."""
+
+    def __init__(self, scope: Scope) -> None:
+        self.scope = scope
+
+    def val(self, n: Node) -> Val:
+        handler: Callable[[Node], Val] = getattr(self, "_" + n.op)
+        v = handler(n)
+        return replace(v, desc=n.span) if n.span else v
+
+    # comparisons ---------------------------------------------------------------------------
+    def compare(self, op: str, a: Val, b: Val, affinity: bool = True) -> sql.Composable:
+        if a.kind == "null" or b.kind == "null":
+            if op not in ("IS", "IS NOT"):
+                return NULL_BOOL
+            other = b if a.kind == "null" else a
+            if other.kind == "null":
+                return sql.SQL("TRUE" if op == "IS" else "FALSE")
+            return sql.SQL("({} IS NULL)" if op == "IS" else "({} IS NOT NULL)").format(other.pg)
+        pa, pb = self.pair(a, b, op in _ORDERING, affinity)
+        return sql.SQL(f"({{}} {_PG_COMPARE[op]} {{}})").format(pa, pb)
+
+    def pair(self, a: Val, b: Val, ordering: bool, affinity: bool = True
+             ) -> tuple[sql.Composable, sql.Composable]:
+        """Both operands as PostgreSQL must compare them to get SQLite's answer."""
+        if affinity:
+            a, b = self.affine(a, b)
+        if _family(a) != _family(b):
+            raise NotPortable(f"compares {a.desc} with {b.desc}: SQLite orders the storage "
+                              "classes, PostgreSQL refuses to compare them")
+        if _family(a) == "text":
+            coll = _collation(a, b)
+            pb = collated(b, coll)
+            return collated(a, coll), sql.SQL("{}{}").format(pb, C) if ordering else pb
+        if _family(a) == "blob":
+            return a.pg, b.pg
+        if a.kind in TRUTHS and b.kind in TRUTHS:
+            return a.pg, b.pg
+        for t, o in ((a, b), (b, a)):
+            if t.kind in TRUTHS and o.lit and o.value in (0, 1):
+                word = sql.SQL("TRUE" if o.value else "FALSE")
+                return (t.pg, word) if t is a else (word, t.pg)
+        a, b = as_int(a), as_int(b)
+        for x, y in ((a, b), (b, a)):
+            if x.kind == "real" and y.big and not x.lit:
+                raise NotPortable(f"compares {y.desc} with {x.desc}: PostgreSQL rounds integers "
+                                  "beyond 2^53 to double precision, SQLite compares exactly")
+
+        def exact(x: Val, y: Val) -> sql.Composable:
+            """A real literal against integers: its exact binary value, as SQLite compares
+            them (PostgreSQL compares a bigint and a numeric exactly)."""
+            if x.lit and x.kind == "real" and y.classes <= {"integer"} and y.kind != "real":
+                return sql.Literal(Decimal(x.value))
+            return x.pg
+
+        return exact(a, b), exact(b, a)
+
+    def affine(self, a: Val, b: Val) -> tuple[Val, Val]:
+        """SQLite's comparison affinity (datatype3.html 4.2), applied to both operands."""
+        x, y = a.aff, b.aff
+        if x and y:
+            aff = "NUMERIC" if x in NUMERIC_AFFINITIES or y in NUMERIC_AFFINITIES else None
+        else:
+            z = x or y
+            aff = "NUMERIC" if z in NUMERIC_AFFINITIES else "TEXT" if z == "TEXT" else None
+        if aff is None:
+            return a, b
+        return self.convert(a, aff), self.convert(b, aff)
+
+    @staticmethod
+    def convert(v: Val, aff: str) -> Val:
+        if aff == "NUMERIC" and v.kind == "text" and v.aff not in NUMERIC_AFFINITIES:
+            if not v.lit:
+                raise NotPortable(f"SQLite compares {v.desc} as a number when its text reads "
+                                  "as one")
+            value = _sqlite("INSERT INTO a(n) VALUES (?)", v.value)
+            return replace(literal(value, v.desc), coll=v.coll, explicit=v.explicit)
+        if aff == "TEXT" and v.aff != "TEXT" and v.kind in NUMBERS | TRUTHS:
+            if not v.lit:
+                raise NotPortable(f"SQLite compares {v.desc} as text here")
+            value = _sqlite("INSERT INTO a(t) VALUES (?)", v.value)
+            return replace(literal(value, v.desc), coll=v.coll, explicit=v.explicit)
+        return v
+
+    def _cmp(self, n: Node) -> Val:
+        a, b = (self.val(k) for k in n.kids)
+        right = n.kids[1]
+        if n.value in ("IS", "IS NOT") and right.op == "col" and right.value[2] == "" and \
+                right.value[1].upper() in ("TRUE", "FALSE") and b.lit:  # IS TRUE: truth test
+            return _derived(sql.SQL(f"({{}} {n.value} {right.value[1].upper()})").format(
+                as_bool(a)), "pred", [a, b])
+        return _derived(self.compare(n.value, a, b), "pred", [a, b])
+
+    def _isnull(self, n: Node) -> Val:
+        v = self.val(n.kids[0])
+        return _derived(sql.SQL("({} IS NOT NULL)" if n.neg else "({} IS NULL)").format(v.pg),
+                        "pred", [v])
+
+    def _between(self, n: Node) -> Val:
+        x, lo, hi = (self.val(k) for k in n.kids)
+        pg = sql.SQL("({} AND {})").format(self.compare(">=", x, lo), self.compare("<=", x, hi))
+        return _derived(sql.SQL("(NOT {})").format(pg) if n.neg else pg, "pred", [x, lo, hi])
+
+    def _in(self, n: Node) -> Val:
+        x = self.val(n.kids[0])  # SQLite: the list's values have no affinity nor collation
+        items = [replace(self.val(k), aff=None, coll=None, explicit=False) for k in n.kids[1:]]
+        if not items:  # SQLite: x IN () is false, even for NULL
+            return _derived(sql.SQL("TRUE" if n.neg else "FALSE"), "pred", [x])
+        if x.kind == "null":
+            return _derived(NULL_BOOL, "pred", [x])
+        lefts, rights = [], []
+        for it in items:
+            pa, pb = (x.pg, it.pg) if it.kind == "null" else self.pair(x, it, False)
+            lefts.append(pa)
+            rights.append(pb)
+        if len({p.as_string(None) for p in lefts}) == 1:
+            pg = sql.SQL("({} IN ({}))").format(lefts[0], sql.SQL(", ").join(rights))
+        else:
+            pg = sql.SQL("({})").format(sql.SQL(" OR ").join(
+                sql.SQL("({} = {})").format(a, b) for a, b in zip(lefts, rights, strict=True)))
+        return _derived(sql.SQL("(NOT {})").format(pg) if n.neg else pg, "pred", [x, *items])
+
+    def _subq(self, n: Node) -> Val:  # views only: transfer.sqlview
+        raise NotPortable("subqueries are carried in views only")
+
+    _insel = _exists = _subq
+
+    def aggregate(self, fn: str, arg: Node | None, distinct: bool) -> Val:
+        raise NotPortable(f"aggregate {fn}() outside a view")
+
+    def _like(self, n: Node) -> Val:
+        kind = n.value
+        if kind in ("MATCH", "REGEXP"):
+            raise NotPortable(f"{kind} calls a function the application defines in SQLite")
+        a, p = self.val(n.kids[0]), self.val(n.kids[1])
+        for v in (a, p):
+            if v.kind not in ("text", "null"):
+                raise NotPortable(v.why or f"{kind} on {v.desc}: SQLite matches its text")
+        esc = self.val(n.kids[2]) if len(n.kids) > 2 else None
+        if kind == "GLOB" and esc is not None:
+            raise NotPortable("GLOB takes no ESCAPE")
+        if kind == "GLOB":
+            if not p.lit:
+                raise NotPortable("GLOB with a pattern that is not a constant")
+            pg = NULL_BOOL if p.kind == "null" else _glob(a.pg, p.value)
+        else:
+            char = ""
+            if esc is not None:
+                if not (esc.lit and isinstance(esc.value, str) and len(esc.value) == 1):
+                    raise NotPortable("LIKE ... ESCAPE needs one character, as a literal")
+                char = esc.value
+                if char.lower() in _LOWER or char in "%_":
+                    raise NotPortable("ESCAPE with a letter or a wildcard: SQLite folds case "
+                                      "around it differently")
+                if not p.lit:
+                    raise NotPortable("LIKE ... ESCAPE with a pattern that is not a constant")
+                if p.kind == "text" and re.search(f"(?<!{re.escape(char)})({re.escape(char)}"
+                                                  f"{re.escape(char)})*{re.escape(char)}$",
+                                                  p.value):
+                    raise NotPortable("the LIKE pattern ends with its escape character")
+            pg = sql.SQL("({} LIKE {} ESCAPE {})").format(collated(a, "NOCASE"),
+                                                          collated(p, "NOCASE"),
+                                                          sql.Literal(char))
+        if n.neg:
+            pg = sql.SQL("(NOT {})").format(pg)
+        return _derived(pg, "pred", [a, p])
+
+    # arithmetic ----------------------------------------------------------------------------
+    def _unary(self, n: Node) -> Val:
+        v = self.val(n.kids[0])
+        if n.value == "+":  # SQLite: +x is x without its affinity (it keeps a collation)
+            return replace(v, aff=None, name="")
+        self.arith_operand(v, n.value)
+        if v.kind == "null":
+            return v
+        if v.lit and n.value == "-":
+            value = -v.value
+            return literal(float(value) if isinstance(value, int) and value >= 2**63 else value,
+                           n.span)
+        if n.value == "~" and v.kind != "int":
+            raise NotPortable(f"~ on {v.desc}: SQLite converts it to an integer first")
+        pg = sql.SQL("(- {})" if n.value == "-" else "(~ {})").format(_wide(v))
+        return _derived(pg, v.kind, [v], v.classes, "bigint" if v.kind == "int" else "")
+
+    @staticmethod
+    def arith_operand(v: Val, op: str) -> None:
+        if v.kind in TRUTHS:
+            raise NotPortable(f"arithmetic on {v.desc}: a comparison gives 0/1 in SQLite, "
+                              "a boolean in PostgreSQL")
+        if v.kind == "num" and "real" in v.classes:
+            raise NotPortable(f"arithmetic on {v.desc}: SQLite computes with doubles, "
+                              "PostgreSQL with exact decimals")
+        if v.kind not in NUMBERS and v.kind != "null":
+            raise NotPortable(v.why or f"{op} on {v.desc}: SQLite reads a number from it")
+
+    def _binop(self, n: Node) -> Val:
+        op = n.value
+        if op in ("->", "->>"):
+            raise NotPortable("SQLite's JSON operators -> and ->> differ from PostgreSQL's")
+        a, b = (self.val(k) for k in n.kids)
+        if op == "||":
+            for v in (a, b):
+                if v.kind not in ("text", "int", "null"):
+                    raise NotPortable(v.why or f"|| with {v.desc}: SQLite writes a number's "
+                                      "text its own way (1.0 for a real)")
+            parts = [sql.SQL("({})::text").format(v.pg) if v.kind == "int" else v.pg
+                     for v in (a, b)]
+            return _derived(sql.SQL("({} || {})").format(*parts), "text", [a, b])
+        self.arith_operand(a, op)
+        self.arith_operand(b, op)
+        if "null" in (a.kind, b.kind):
+            return replace(literal(None), refs=a.refs | b.refs, agg=a.agg or b.agg)
+        kinds = {a.kind, b.kind}
+        kind = "real" if "real" in kinds else "num" if "num" in kinds else "int"
+        both_int = a.classes <= {"integer"} and b.classes <= {"integer"}
+        classes = {"integer"} if both_int else {"real"} if not (
+            "integer" in a.classes and "integer" in b.classes) else {"integer", "real"}
+        if op in ("/", "%"):
+            if not (b.lit and b.value != 0):
+                raise NotPortable(f"{op} by {b.desc}: SQLite gives NULL for a zero divisor, "
+                                  "PostgreSQL raises an error")
+            if op == "%" and kinds != {"int"}:
+                raise NotPortable(f"% of {a.desc}: SQLite takes the integer part of a real")
+            if op == "/" and b.kind == "int" and a.classes != {"real"}:
+                if not a.classes <= {"integer"}:
+                    raise NotPortable(f"/ on {a.desc}: SQLite divides its integers as integers "
+                                      "and its reals as reals")
+                if a.kind != "int":
+                    raise NotPortable(f"/ on {a.desc}: an integer division in SQLite")
+            classes = {"integer"} if kind == "int" else {"real"}
+        if op in ("&", "|", "<<", ">>"):
+            if kinds != {"int"}:
+                raise NotPortable(f"{op} on a non-integer: SQLite converts it to an integer")
+            if op in ("<<", ">>") and not (b.lit and 0 <= b.value < 64):
+                raise NotPortable(f"{op} by {b.desc}: SQLite shifts the other way for a "
+                                  "negative count and gives 0 from 64")
+        # Integer overflow differs and is accepted (module docstring): SQLite continues in
+        # floating point, PostgreSQL raises an error, both at 2^63 once an operand is bigint.
+        pa = _wide(a) if kind == "int" and _type_parts(b.pg_type)[0] != "bigint" else a.pg
+        pg = sql.SQL(f"({{}} {op} {{}})").format(pa, b.pg)
+        return _derived(pg, kind, [a, b], classes, "bigint" if kind == "int" else "", True)
+
+    def _collate(self, n: Node) -> Val:
+        v = self.val(n.kids[0])
+        name = str(n.value).upper()
+        if name not in COLLATIONS:
+            raise NotPortable(f"collation {n.value} has no PostgreSQL equivalent here")
+        return replace(v, coll=name, explicit=True)
+
+    # logic ---------------------------------------------------------------------------------
+    def _not(self, n: Node) -> Val:
+        v = self.val(n.kids[0])
+        return _derived(sql.SQL("(NOT {})").format(as_bool(v)), "pred", [v])
+
+    def _and(self, n: Node) -> Val:
+        a, b = (self.val(k) for k in n.kids)
+        return _derived(sql.SQL("({} AND {})").format(as_bool(a), as_bool(b)), "pred", [a, b])
+
+    def _or(self, n: Node) -> Val:
+        a, b = (self.val(k) for k in n.kids)
+        return _derived(sql.SQL("({} OR {})").format(as_bool(a), as_bool(b)), "pred", [a, b])
+
+    # values --------------------------------------------------------------------------------
+    def _lit(self, n: Node) -> Val:
+        return literal(n.value, n.span)
+
+    def _col(self, n: Node) -> Val:
+        qual, name, quote = n.value
+        v = self.scope.column(qual, name)
+        if v is not None:
+            return v
+        if qual is None and quote == '"':  # SQLite: a "word" that names no column is a string
+            return literal(name, n.span)
+        if qual is None and quote == "" and name.upper() in ("TRUE", "FALSE"):
+            return literal(int(name.upper() == "TRUE"), n.span)
+        raise NotPortable(f"no such column: {name}")
+
+    @staticmethod
+    def unify(vals: list[Val], what: str) -> tuple[list[sql.Composable], Val]:
+        """Values one PostgreSQL type holds as SQLite has them (CASE, coalesce): the values
+        and the shape of the result."""
+        if {v.kind for v in vals} & TRUTHS and {v.kind for v in vals} - TRUTHS - {"null"}:
+            vals = [as_int(v) for v in vals]
+        live = [v for v in vals if v.kind != "null"]
+        kinds = {v.kind for v in live}
+        if "other" in kinds:
+            if kinds != {"other"} or len({v.pg_type for v in live}) > 1:
+                raise NotPortable(next(v.why for v in live if v.kind == "other"))
+            return [v.pg for v in vals], live[0]
+        if len({_family(v) for v in live}) > 1:
+            raise NotPortable(f"{what} mixes numbers, text or blobs: SQLite keeps each value's "
+                              "class, PostgreSQL needs one type")
+        if "real" in kinds and any(v.big for v in live):
+            raise NotPortable(f"{what} mixes reals with integers that PostgreSQL would round "
+                              "to double precision beyond 2^53")
+        kind = ("real" if "real" in kinds else "num" if "num" in kinds else "pred" if "pred" in
+                kinds else kinds.pop() if kinds else "null")
+        shape = Val(sql.SQL(""), kind, frozenset().union(*(v.classes for v in live)),
+                    big=any(v.big for v in live), pg_type=live[0].pg_type if len(
+                        {v.pg_type for v in live}) == 1 else PG_TYPES[kind])
+        return [v.pg for v in vals], shape
+
+    @staticmethod
+    def shaped(pg: sql.Composable, shape: Val, parts: Sequence[Val]) -> Val:
+        v = _derived(pg, shape.kind, parts, shape.classes, shape.pg_type, shape.big)
+        return replace(v, why=shape.why)
+
+    def _case(self, n: Node) -> Val:
+        has_base, has_else = n.value
+        kids = list(n.kids)
+        base = self.val(kids.pop(0)) if has_base else None
+        other = self.val(kids.pop()) if has_else else None
+        conds, results, parts = [], [], []
+        for w, r in zip(kids[::2], kids[1::2], strict=True):
+            wv, rv = self.val(w), self.val(r)
+            conds.append(self.compare("=", base, wv) if base is not None else as_bool(wv))
+            results.append(rv)
+            parts += [wv, rv]
+        outs, shape = self.unify(results + ([other] if other else []), "CASE")
+        whens = sql.SQL(" ").join(sql.SQL("WHEN {} THEN {}").format(c, r)
+                                  for c, r in zip(conds, outs, strict=False))
+        tail = sql.SQL(" ELSE {}").format(outs[-1]) if other else sql.SQL("")
+        return self.shaped(sql.SQL("CASE {}{} END").format(whens, tail), shape,
+                           [*([base] if base else []), *parts, *([other] if other else [])])
+
+    def _cast(self, n: Node) -> Val:
+        v, name = self.val(n.kids[0]), str(n.value)
+        aff = ("INTEGER" if "INT" in name else "TEXT" if re.search("CHAR|CLOB|TEXT", name)
+               else "BLOB" if "BLOB" in name or not name else "REAL" if re.search(
+                   "REAL|FLOA|DOUB", name) else "NUMERIC")
+        if v.lit and v.kind != "null":
+            value = _sqlite(f"SELECT CAST(? AS {aff})", v.value)  # aff: one of five words
+            return replace(literal(value, n.span), aff=aff, coll=v.coll, explicit=v.explicit)
+        w = as_int(v)
+        prefix = f"CAST of {v.desc} AS {name or 'BLOB'}"
+        if w.kind == "other":
+            raise NotPortable(w.why)
+        if aff in ("INTEGER", "REAL", "NUMERIC") and w.kind in ("text", "blob"):
+            raise NotPortable(f"{prefix}: SQLite reads a numeric prefix, PostgreSQL raises an "
+                              "error")
+        if w.kind == "null":
+            pg, kind, classes = w.pg, "null", set()
+        elif aff == "INTEGER":
+            pg = w.pg if w.kind == "int" else sql.SQL("(trunc({}))::bigint").format(w.pg)
+            kind, classes = "int", {"integer"}
+        elif aff == "REAL":
+            pg = w.pg if w.kind == "real" else sql.SQL("({})::double precision").format(w.pg)
+            kind, classes = "real", {"real"}
+        elif aff == "NUMERIC":
+            pg, kind, classes = w.pg, w.kind, set(w.classes) | ({"integer"} if "real" in
+                                                                w.classes else set())
+        elif aff == "TEXT" and w.kind in ("text", "int"):
+            pg = w.pg if w.kind == "text" else sql.SQL("({})::text").format(w.pg)
+            kind, classes = "text", {"text"}
+        elif aff == "BLOB" and w.kind in ("blob", "text"):
+            pg = w.pg if w.kind == "blob" else sql.SQL("convert_to({}, 'UTF8')").format(w.pg)
+            kind, classes = "blob", {"blob"}
+        else:
+            raise NotPortable(f"{prefix}: SQLite writes the value its own way")
+        pg_type = w.pg_type if pg is w.pg else PG_TYPES[kind]  # unchanged: its own type
+        return replace(_derived(pg, kind, [w], classes, pg_type, w.big), aff=aff, coll=v.coll,
+                       explicit=v.explicit)
+
+    # functions -----------------------------------------------------------------------------
+    def _func(self, n: Node) -> Val:
+        name, distinct, star = n.value
+        fn = name.lower()
+        if fn in _AGGREGATES and (star or len(n.kids) == 1):
+            return self.aggregate(fn, n.kids[0] if n.kids else None, distinct)
+        if fn in _REFUSED:
+            raise NotPortable(_REFUSED[fn])
+        if distinct or star:
+            raise NotPortable(f"{name}(): DISTINCT or * outside an aggregate")
+        args = [self.val(k) for k in n.kids]
+        if fn in _STRICT and any(a.kind == "null" for a in args):
+            return replace(literal(None), refs=frozenset().union(*(a.refs for a in args)))
+        if fn in _TIME_FUNCTIONS:
+            if not all(a.lit for a in args) or any(
+                    isinstance(a.value, str) and re.search("now|localtime|utc", a.value, re.I)
+                    for a in args):
+                raise NotPortable(f"{name}(): SQLite's date and time functions compute text "
+                                  "that PostgreSQL's do not")
+            marks = ", ".join("?" for _ in args)  # the name comes from _TIME_FUNCTIONS
+            value = _sqlite(f"SELECT {_TIME_FUNCTIONS[fn]}({marks})", *(a.value for a in args))
+            return literal(value, n.span)
+        return self.scalar(fn, name, args)
+
+    def scalar(self, fn: str, name: str, args: list[Val]) -> Val:
+        def want(counts: tuple[int, ...], *kinds: str) -> None:
+            if len(args) not in counts:
+                raise NotPortable(f"{name}() with {len(args)} arguments")
+            for a in args:
+                if a.kind not in kinds:
+                    raise NotPortable(a.why or f"{name}() of {a.desc}: SQLite converts it "
+                                      "its own way")
+
+        def call(pg_name: str, kind: str, values: Sequence[sql.Composable] | None = None,
+                 pg_type: str = "") -> Val:
+            pieces = [a.pg for a in args] if values is None else values
+            pg = sql.SQL("{}({})").format(sql.SQL(pg_name), sql.SQL(", ").join(pieces))
+            return _derived(pg, kind, args, pg_type=pg_type, big=kind != "text")
+
+        if fn in ("lower", "upper"):
+            want((1,), "text")
+            if fn == "lower":
+                return _derived(ascii_fold(args[0].pg), "text", args)
+            return call("translate", "text", [args[0].pg, sql.Literal(_LOWER),
+                                              sql.Literal(_UPPER)])
+        if fn == "length":
+            want((1,), "text", "blob", "int")
+            a = args[0]
+            return call("octet_length" if a.kind == "blob" else "char_length", "int",
+                        [sql.SQL("({})::text").format(a.pg) if a.kind == "int" else a.pg],
+                        "integer")
+        if fn == "abs":
+            want((1,), "int", "real", "num")
+            return replace(call("abs", args[0].kind, [_wide(args[0])], "bigint" if
+                                args[0].kind == "int" else ""), classes=args[0].classes)
+        if fn in ("trim", "ltrim", "rtrim"):
+            want((1, 2), "text")
+            return call({"trim": "btrim"}.get(fn, fn), "text")
+        if fn == "replace":  # SQLite: an empty pattern gives the text, even for a NULL
+            want((3,), "text", "null")
+            x, y, z = args
+            if x.kind == "null" or y.kind == "null" or (y.lit and y.value == ""):
+                return x if y.kind != "null" else _derived(x.pg, "null", args)
+            if y.lit:
+                return call("replace", "text")
+            return _derived(sql.SQL("CASE WHEN {} = '' THEN {} ELSE replace({}, {}, {}) END")
+                            .format(y.pg, x.pg, x.pg, y.pg, z.pg), "text", args)
+        if fn in ("instr", "substr", "substring") and any(a.kind == "blob" for a in args):
+            raise NotPortable(f"{name}() of a blob: SQLite gives NULL for an empty one")
+        if fn == "instr":
+            want((2,), "text")
+            return call("strpos", "int", pg_type="integer")
+        if fn in ("substr", "substring"):
+            if len(args) not in (2, 3) or args[0].kind != "text" or not all(
+                    a.lit and a.kind == "int" and low <= a.value < 2**31
+                    for a, low in zip(args[1:], (1, 0), strict=False)):
+                raise NotPortable(f"{name}() other than of text from a literal start >= 1 and "
+                                  "length >= 0: SQLite counts differently")
+            return call("substr", "text")
+        if fn in ("coalesce", "ifnull"):
+            if len(args) < 2 or (fn == "ifnull" and len(args) != 2):
+                raise NotPortable(f"{name}() with {len(args)} arguments")
+            outs, shape = self.unify(args, name)
+            return self.shaped(sql.SQL("coalesce({})").format(sql.SQL(", ").join(outs)), shape,
+                               args)
+        if fn == "nullif":
+            want((2,), *(NUMBERS | TRUTHS | {"text", "blob", "null"}))
+            same = self.compare("=", args[0], args[1], affinity=False)
+            first = as_int(args[0])
+            return _derived(sql.SQL("CASE WHEN {} THEN NULL ELSE {} END").format(same, first.pg),
+                            first.kind, args, first.classes, first.pg_type)
+        if fn == "iif":
+            if len(args) != 3:
+                raise NotPortable(f"{name}() with {len(args)} arguments")
+            outs, shape = self.unify(args[1:], name)
+            return self.shaped(sql.SQL("CASE WHEN {} THEN {} ELSE {} END").format(
+                as_bool(args[0]), *outs), shape, args)
+        if fn in ("likely", "unlikely") and len(args) == 1:
+            return args[0]
+        raise NotPortable(f"function {name}() has no known PostgreSQL equivalent")
+
+
+def _glob(a: sql.Composable, pattern: str) -> sql.Composable:
+    """SQLite's GLOB with a constant pattern: LIKE when it has no [...], else a regex."""
+    like: list[str] = []
+    regex: list[str] = []
+    classes, i, n = False, 0, len(pattern)
+
+    def esc(c: str) -> str:  # one character in a PostgreSQL regular expression
+        return c if not c.isascii() or c.isalnum() else "\\" + c
+
+    while i < n:
+        c = pattern[i]
+        if c != "[":
+            regex.append(".*" if c == "*" else "." if c == "?" else esc(c))
+            like.append("%" if c == "*" else "_" if c == "?" else
+                        "\\" + c if c in "%_\\" else c)
+            i += 1
+            continue
+        # a class, read as SQLite's patternCompare() does: [^...], a leading ], ranges a-z
+        j, invert, items, prior = i + 1, False, [], None
+        if j < n and pattern[j] == "^":
+            invert, j = True, j + 1
+        if j < n and pattern[j] == "]":
+            items.append(esc("]"))
+            j += 1
+        while j < n and pattern[j] != "]":
+            if pattern[j] == "-" and prior is not None and j + 1 < n and pattern[j + 1] != "]":
+                if pattern[j + 1] < prior:
+                    raise NotPortable("a GLOB range runs backwards")
+                items[-1] += "-" + esc(pattern[j + 1])
+                prior, j = None, j + 2
+                continue
+            prior = pattern[j]
+            items.append(esc(prior))
+            j += 1
+        if j >= n:
+            raise NotPortable("GLOB pattern with an unterminated [")
+        regex.append("[" + "^" * invert + "".join(items) + "]")
+        classes, i = True, j + 1
+    if not classes:
+        return sql.SQL("({} LIKE {} ESCAPE {})").format(a, sql.Literal("".join(like)),
+                                                         sql.Literal("\\"))
+    return sql.SQL("({} ~ {})").format(a, sql.Literal("^" + "".join(regex) + "$"))
+
+
+def _typed(text: str, table: TableInfo) -> Val:
+    p = Parser(text)
+    node = p.expr()
+    p.end()
+    return Translator(Scope(table)).val(node)
+
+
+def translate_check(text: str, table: TableInfo) -> str:
+    """A CHECK expression (boolean context; NULL passes in both engines)."""
+    return as_bool(_typed(text, table)).as_string(None)
+
+
+def translate_predicate(text: str, table: TableInfo) -> str:
+    """A partial index's WHERE (boolean context)."""
+    return as_bool(_typed(text, table)).as_string(None)
+
+
+def translate_value(text: str, table: TableInfo) -> str:
+    """An index term: the key as SQLite compares it (its collation applied)."""
+    v = _typed(text, table)
+    if v.kind == "other":
+        raise NotPortable(v.why)
+    return (collated(v) if v.kind == "text" else as_int(v).pg).as_string(None)
+
+
+def translate_view(select_sql: str, tables: dict[str, TableInfo]) -> tuple[str, TableInfo]:
+    """A view's SELECT: see ``transfer.sqlview.translate_view``."""
+    from transfer import sqlview
+
+    return sqlview.translate_view(select_sql, tables)
