@@ -34,17 +34,21 @@ class Column:
 
     @property
     def affinity(self) -> str:
-        """SQLite's column affinity of the declared type (its rules 1-5, in order)."""
-        t = self.declared.upper()
-        if "INT" in t:
-            return "INTEGER"
-        if any(k in t for k in ("CHAR", "CLOB", "TEXT")):
-            return "TEXT"
-        if "BLOB" in t or not t:
-            return "BLOB"
-        if any(k in t for k in ("REAL", "FLOA", "DOUB")):
-            return "REAL"
-        return "NUMERIC"
+        return affinity(self.declared)
+
+
+def affinity(declared: str) -> str:
+    """SQLite's column affinity of a declared type (its rules 1-5, in order)."""
+    t = declared.upper()
+    if "INT" in t:
+        return "INTEGER"
+    if any(k in t for k in ("CHAR", "CLOB", "TEXT")):
+        return "TEXT"
+    if "BLOB" in t or not t:
+        return "BLOB"
+    if any(k in t for k in ("REAL", "FLOA", "DOUB")):
+        return "REAL"
+    return "NUMERIC"
 
 
 @dataclass
@@ -90,6 +94,7 @@ class Table:
     indexes: list[Index] = field(default_factory=list)
     checks: list[str] = field(default_factory=list)
     module: str | None = None  # virtual table module (fts5, rtree, ...)
+    unreadable: str | None = None  # why SQLite cannot read this virtual table
 
     def column(self, name: str) -> Column:
         for c in self.columns:
@@ -155,6 +160,16 @@ def read_catalog(conn: sqlite3.Connection) -> Catalog:
         sql = master.get((name, "table")) or ""
         table = Table(name=name, sql=sql, kind="virtual" if kind == "virtual" else "table",
                       columns=[], strict=bool(strict), without_rowid=bool(wr))
+        if table.kind == "virtual":
+            try:  # (a missing module or content table fails its first read, not before)
+                _read_table(conn, table, sequences)
+                conn.execute(f"SELECT count(*) FROM (SELECT 1 FROM {sqltext.quote_ident(name)} "
+                             "LIMIT 1)").fetchone()
+            except sqlite3.DatabaseError as e:
+                table.unreadable = str(e)
+                table.module = table.module or _module(sql)
+            tables.append(table)
+            continue
         _read_table(conn, table, sequences)
         tables.append(table)
 
@@ -179,11 +194,7 @@ def _read_table(conn: sqlite3.Connection, table: Table, sequences: dict[str, int
                                     default=default, pk=pk, hidden=hidden))
     if table.kind == "virtual":
         table.columns = [c for c in table.columns if c.hidden == 0]
-        toks = sqltext.tokenize(table.sql)
-        for k, t in enumerate(toks):
-            if t.upper == "USING" and k + 1 < len(toks):
-                table.module = toks[k + 1].text.lower()
-                break
+        table.module = _module(table.sql)
         return
 
     table.pk = [c.name for c in sorted((c for c in table.columns if c.pk), key=lambda c: c.pk)]
@@ -236,6 +247,15 @@ def _read_table(conn: sqlite3.Connection, table: Table, sequences: dict[str, int
         if sql:
             _parse_create_index(sql, idx, bool(partial))
         table.indexes.append(idx)
+
+
+def _module(create_sql: str) -> str | None:
+    """The module of a CREATE VIRTUAL TABLE statement (fts5, rtree, ...)."""
+    toks = sqltext.tokenize(create_sql)
+    for k, t in enumerate(toks):
+        if t.upper == "USING" and k + 1 < len(toks):
+            return toks[k + 1].text.lower()
+    return None
 
 
 def _parse_create_table(table: Table) -> None:

@@ -72,6 +72,17 @@ SampleOpt = Annotated[int, typer.Option("--sample", help="Profile at most N rows
                                         "(0 = all rows).")]
 
 
+class Nocase(StrEnum):
+    CITEXT = "citext"
+    TEXT = "text"
+
+
+NocaseOpt = Annotated[Nocase, typer.Option(
+    "--nocase", help="Type of COLLATE NOCASE text columns (not keys): citext, so that the "
+    "application's = and LIKE ignore case as in SQLite (needs the citext extension), or "
+    "text (case-sensitive). Unique indexes keep SQLite's uniqueness either way.")]
+
+
 class RowOrder(StrEnum):
     TENANT = "tenant"
     SOURCE = "source"
@@ -93,6 +104,7 @@ def plan(
     cast: CastOpt = None,
     sample: SampleOpt = SAMPLE_ROWS,
     order: Annotated[RowOrder, typer.Option("--order", help=ORDER_HELP)] = RowOrder.TENANT,
+    nocase: NocaseOpt = Nocase.CITEXT,
 ) -> None:
     """Preview the PostgreSQL schema and every type decision; needs no PostgreSQL.
 
@@ -104,7 +116,7 @@ def plan(
 
     try:
         p = plan_mod.build_plan(source, load_type_map(type_map), _casts(cast), sample,
-                                JOBS).ordered(order.value)
+                                JOBS, nocase.value).ordered(order.value)
         if output is not None:
             model.save_plan(p, output)
     except TransferError as e:
@@ -227,6 +239,7 @@ def run(
     order: Annotated[RowOrder | None, typer.Option(
         "--order", help=ORDER_HELP + " Default: the plan file's order, else tenant.",
         show_default=False)] = None,
+    nocase: NocaseOpt = Nocase.CITEXT,
 ) -> None:
     """Migrate SOURCE into PostgreSQL: schema, rows, keys, indexes; atomic; verified.
 
@@ -264,7 +277,8 @@ def run(
         start = time.perf_counter()
         log(f"STEP 1  plan {source}" + (f" (from {plan_file})" if plan_file else ""))
         p = pipeline.plan_for_run(source, plan_file, type_map=load_type_map(type_map),
-                                  casts=_casts(cast), sample=sample, jobs=jobs)
+                                  casts=_casts(cast), sample=sample, jobs=jobs,
+                                  nocase=nocase.value)
         if order is not None:
             p = p.ordered(order.value)
         timings["plan"] = time.perf_counter() - start
@@ -283,7 +297,8 @@ def run(
                                    progress=bars.update if bars is not None else None,
                                    reject_dir=reject_dir if on_error is OnError.REJECT
                                    else None)
-        opts.revise = bool(plan_file is not None or cast or type_map or order)
+        opts.revise = bool(plan_file is not None or cast or type_map or order
+                           or nocase is not Nocase.CITEXT)
         result = pipeline.run(source, make_plan, opts, log)
     except TransferError as e:
         _fail(e)
@@ -309,7 +324,7 @@ def run(
     if rejected:
         typer.echo(f"{rejected} rows could not be carried over and were set aside in "
                    f"{reject_dir / str(result.run_id)} (one TABLE.rejects.jsonl per table)")
-    for n in result.plan.not_carried:
+    for n in [*result.plan.not_carried, *result.refused]:
         log(f"not carried over: {n}")
     if result.verified is not None:
         _print_problems(result.verified)
@@ -320,8 +335,9 @@ def run(
                   "steps": result.steps, "backup_schema": result.backup_schema,
                   "run_id": result.run_id,
                   "rejects_dir": str(reject_dir / str(result.run_id)) if rejected else None,
-                  "warnings": [str(w) for w in result.plan.warnings],
-                  "not_carried": [str(n) for n in result.plan.not_carried],
+                  "decisions": [{"table": n.table, "column": n.column, "kind": n.kind,
+                                 "reason": n.message, "rows": n.rows}
+                                for n in result.decisions],
                   "verify": json.loads(result.verified.to_json()) if result.verified else None}
         report_file.write_text(json.dumps(report, indent=2) + "\n")
     if result.verified is not None and not result.verified.equal:

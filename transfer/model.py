@@ -21,7 +21,7 @@ from transfer.errors import PlanError, UsageError
 from transfer.settings import PG_MAX_IDENTIFIER_BYTES
 from transfer.sqltext import quote_ident
 
-PLAN_FORMAT = 2
+PLAN_FORMAT = 3
 # The conversions a plan may name (transfer.convert implements each; and decimal(p,s)).
 CONVERSIONS = ("int64", "int32", "int16", "float64", "bool", "text", "bytes", "timestamp",
                "timestamptz", "epoch_timestamp", "epoch_timestamptz", "epoch_ms_timestamp",
@@ -29,14 +29,21 @@ CONVERSIONS = ("int64", "int32", "int16", "float64", "bool", "text", "bytes", "t
 ORDERS = ("tenant", "source")  # row orders of the copy (see Plan.ordered)
 
 
+# What a decision changes (Note.kind): a type, a name, a key, an index, a constraint, a
+# value on its way, an object not carried, a blocker.
+KINDS = ("type", "name", "key", "index", "check", "foreign key", "default", "view", "value",
+         "not carried", "blocker")
+
+
 @dataclass
 class Note:
-    """A blocker or warning: what, where, and (for data) which rows."""
+    """A blocker or a decision: what, where, and (for data) which rows."""
 
     table: str
     column: str | None
     message: str
     rows: list[str] = field(default_factory=list)
+    kind: str = ""  # one of KINDS
 
     def __str__(self) -> str:
         where = self.table + (f".{self.column}" if self.column else "")
@@ -54,7 +61,7 @@ class ColumnPlan:
     select: str  # SQLite expression producing one storage class (see copier)
     convert: str  # Arrow conversion to the COPY wire type (see copier.CONVERTERS)
     nullable: bool = True
-    default: str | None = None
+    default: str | None = None  # SQLite's default expression (carried: see transfer.ddl)
     identity: bool = False
     sequence_name: str | None = None
     decision: str | None = None  # set when the type differs from the rule's preference
@@ -63,6 +70,7 @@ class ColumnPlan:
     # the conversion the profile found every value fits, when it chose it (not for a --cast,
     # nor after an edit of the plan file changed ``convert``): see ``profiled``
     verified: str | None = None
+    collation: str | None = None  # SQLite's collation of the column (NOCASE, RTRIM)
 
     @property
     def profiled(self) -> bool:
@@ -71,13 +79,30 @@ class ColumnPlan:
 
 
 @dataclass
+class TermPlan:
+    """An index term as SQLite has it: a column or an expression, its collation, order."""
+
+    column: str | None  # SQLite column name (None: an expression)
+    expression: str | None = None  # SQLite expression
+    desc: bool = False
+    collation: str | None = None  # NOCASE, RTRIM (None: BINARY)
+
+
+@dataclass
 class IndexPlan:
     name: str
     pg_name: str
     unique: bool
-    terms: list[str]  # PostgreSQL SQL of each term
-    where: str | None
+    terms: list[TermPlan]
+    where: str | None  # SQLite predicate of a partial index
     constraint: bool  # ADD CONSTRAINT ... UNIQUE (plain column list, no WHERE)
+
+
+@dataclass
+class CheckPlan:
+    pg_name: str
+    source: str  # SQLite expression
+    not_valid: bool = False  # rows already violate it (SQLite did not check them)
 
 
 @dataclass
@@ -104,7 +129,7 @@ class TablePlan:
     sequence_floor: int | None = None  # sqlite_sequence value
     indexes: list[IndexPlan] = field(default_factory=list)
     foreign_keys: list[ForeignKeyPlan] = field(default_factory=list)
-    checks: list[tuple[str, str]] = field(default_factory=list)  # (pg name, expression)
+    checks: list[CheckPlan] = field(default_factory=list)
     tenant_key: str | None = None  # PG column referencing the tenant root
     # SQLite column the copy groups rows by (the tenant key): rows are read in (it, rowid)
     # order, so that each tenant's rows land together; None: rowid order
@@ -122,7 +147,7 @@ class TablePlan:
 class ViewPlan:
     name: str
     pg_name: str
-    sql: str  # PostgreSQL CREATE VIEW statement
+    source: str  # SQLite's SELECT (translated by transfer.ddl)
     depends: list[str] = field(default_factory=list)  # SQLite tables and views it reads
 
 
@@ -181,7 +206,7 @@ class Plan:
                 else:
                     notes.append(Note(t.name, None, f"foreign key {fk.pg_name} is left out: it "
                                       f"refers to {fk.ref_table}, which the selection leaves "
-                                      "out"))
+                                      "out", kind="not carried"))
             tables.append(replace(t, foreign_keys=fks))
         views = []
         for v in self.views:
@@ -189,7 +214,7 @@ class Plan:
             if missing:
                 left_out.add(v.name)
                 notes.append(Note(v.name, None, f"view is left out: it reads {', '.join(missing)}"
-                                  ", which the selection leaves out"))
+                                  ", which the selection leaves out", kind="not carried"))
             else:
                 views.append(v)
         blockers = [b for b in self.blockers if b.table not in left_out]
@@ -347,10 +372,22 @@ def _check(plan: Plan) -> None:
             _need(parent is not None and all(r in {c.pg_name for c in parent.columns}
                                              for r in fk.ref_columns),
                   f"foreign key {fk.pg_name!r}: it refers to no table or column of the plan")
-        for name, _expr in t.checks:
-            _name(name, f"table {t.name!r}: check name")
+        for ck in t.checks:
+            _name(ck.pg_name, f"table {t.name!r}: check name")
+        for ix in t.indexes:
+            for term in ix.terms:
+                _need(term.column is None or term.column in names,
+                      f"index {ix.pg_name!r}: {term.column!r} is not a column")
+                _need(isinstance(term.desc, bool), f"index {ix.pg_name!r}: desc is true or "
+                      "false")
     for v in plan.views:
         _name(v.pg_name, f"view {v.name!r}: name")
+    # every expression (defaults, checks, index terms and predicates, views) carried through
+    # the translator, as the run will: one that it refuses is refused here
+    from transfer import ddl
+
+    ddl.pre_data(plan)
+    ddl.post_data(plan)
 
 
 def revised(old: Plan, new: Plan) -> Plan:
@@ -377,9 +414,10 @@ def plan_from_dict(data: dict[str, Any]) -> Plan:
     for t in data["tables"]:
         t = dict(t)
         t["columns"] = [ColumnPlan(**c) for c in t["columns"]]
-        t["indexes"] = [IndexPlan(**i) for i in t["indexes"]]
+        t["indexes"] = [IndexPlan(**{**i, "terms": [TermPlan(**x) for x in i["terms"]]})
+                        for i in t["indexes"]]
         t["foreign_keys"] = [ForeignKeyPlan(**f) for f in t["foreign_keys"]]
-        t["checks"] = [tuple(c) for c in t["checks"]]
+        t["checks"] = [CheckPlan(**c) for c in t["checks"]]
         tables.append(TablePlan(**t))
     return Plan(format=PLAN_FORMAT, source=data["source"], tables=tables,
                 views=[ViewPlan(**v) for v in data["views"]],

@@ -31,7 +31,7 @@ from transfer.errors import (
     TargetError,
     TransferError,
 )
-from transfer.model import Plan
+from transfer.model import Note, Plan
 from transfer.settings import BATCH_ROWS, JOBS, STAGING_PREFIX
 from transfer.source import snapshot_identity
 from transfer.target import Conn
@@ -76,6 +76,13 @@ class RunResult:
     run_id: str | None = None
     snapshot: Any = None  # the copy's SQLite read transaction, held for the final verify
     copy_identity: dict[str, Any] | None = None  # the source when that snapshot opened
+    refused: list[Note] = field(default_factory=list)  # views PostgreSQL refused at the run
+
+    @property
+    def decisions(self) -> list[Note]:
+        """Every decision that changed a type, key, constraint or value, and what was not
+        carried over (the plan's, and the views PostgreSQL refused at the run)."""
+        return [*self.plan.warnings, *self.plan.not_carried, *self.refused]
 
 
 PlanSource = Plan | Callable[[], Plan] | None
@@ -121,6 +128,7 @@ def run(source: Path, plan: PlanSource, opts: RunOptions,
         except psycopg.Error as e:
             raise target.describe(e, opts.dsn, "checking the target") from None
         steps = {"check": time.perf_counter() - t0}
+        say_decisions(chosen, log)
         try:
             try:
                 result = _load(source, chosen, opts, log, run_id, staging, done, steps)
@@ -281,8 +289,10 @@ def _load(source: Path, plan: Plan, opts: RunOptions, log: Callable[[str], None]
     else:
         log(f"STEP 3  create {len(names)} tables in staging schema {staging}")
         with target.connect(opts.dsn) as conn:
+            extension = target.citext_schema(conn, staging) if _uses_citext(plan) else None
             conn.execute(sql.SQL("SET search_path TO {}, pg_catalog").format(
-                sql.Identifier(staging)))
+                sql.SQL(", ").join(sql.Identifier(n) for n in dict.fromkeys(
+                    [staging, *([extension] if extension else [])]))))
             for st in ddl.pre_data(plan):
                 conn.execute(st.sql.encode())
             target.hold_autovacuum(conn, staging, names)
@@ -326,6 +336,7 @@ def _load(source: Path, plan: Plan, opts: RunOptions, log: Callable[[str], None]
         steps["post-data"] = time.perf_counter() - start
     finally:
         post.close()
+    refused = post.skipped
 
     start = time.perf_counter()
     log(f"STEP 6  switch into schema {opts.target_schema}")
@@ -337,7 +348,21 @@ def _load(source: Path, plan: Plan, opts: RunOptions, log: Callable[[str], None]
         conn.commit()
     steps["switch"] = time.perf_counter() - start
     return RunResult(results, steps, backup, plan, run_id=run_id, snapshot=held,
-                     copy_identity=identity)
+                     copy_identity=identity, refused=refused)
+
+
+def say_decisions(plan: Plan, log: Callable[[str], None]) -> None:
+    """Every decision of the plan, one line each, before anything is copied (the run's log
+    is what its operator keeps; the report has them with their example rows)."""
+    notes = [*plan.warnings, *plan.not_carried]
+    if notes:
+        log(f"        decisions ({len(notes)}; with example rows in --report):")
+        for n in notes:
+            log(f"          {n.kind or 'decision':<12} {n}")
+
+
+def _uses_citext(plan: Plan) -> bool:
+    return any(c.pg_type == "citext" for t in plan.tables for c in t.columns)
 
 
 def copy_streams(jobs: int) -> int:

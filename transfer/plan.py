@@ -12,24 +12,26 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import sqlite3
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from psycopg import sql
-
 from transfer import catalog as catalog_mod
-from transfer import faults, reader, source, timetext, translate
+from transfer import ddl, faults, reader, source, sqlexpr, sqltext, timetext, translate
 from transfer import profile as profile_mod
 from transfer.catalog import Catalog, Column, Table
 from transfer.errors import PlanError
 from transfer.model import (
     PLAN_FORMAT,
+    CheckPlan,
     ColumnPlan,
     ForeignKeyPlan,
     IndexPlan,
     Note,
     Plan,
     TablePlan,
+    TermPlan,
     ViewPlan,
     read_as,
 )
@@ -76,9 +78,16 @@ def source_identity(path: Path) -> dict[str, Any]:
     return {"path": os.fspath(path), "size": st.st_size, "mtime_ns": st.st_mtime_ns}
 
 
+NOCASE_CHOICES = ("citext", "text")
+
+
 def build_plan(path: Path, type_map: TypeMap | None = None,
-               casts: dict[str, str] | None = None, sample: int = 0, jobs: int = 2) -> Plan:
-    """Read, profile and decide. Needs no PostgreSQL."""
+               casts: dict[str, str] | None = None, sample: int = 0, jobs: int = 2,
+               nocase: str = "citext") -> Plan:
+    """Read, profile and decide. Needs no PostgreSQL. ``nocase``: the type of COLLATE
+    NOCASE text columns, citext (equality and LIKE ignore case, as in SQLite) or text."""
+    if nocase not in NOCASE_CHOICES:
+        raise PlanError(f"--nocase {nocase!r}: use one of {', '.join(NOCASE_CHOICES)}.")
     type_map = type_map or load_type_map()
     casts = casts or {}
     conn = source.open_source(path)
@@ -112,7 +121,7 @@ def build_plan(path: Path, type_map: TypeMap | None = None,
         profiles = profile_mod.profile_all(path, cat, kinds, numeric, sample, jobs)
         reader.release_memory()
         faults.pause("plan")
-        return Planner(conn, cat, profiles, type_map, casts, ident).plan()
+        return Planner(conn, cat, profiles, type_map, casts, ident, nocase).plan()
     finally:
         anchor.close()
         conn.close()
@@ -187,7 +196,9 @@ def _misfit_sql(conversion: str, column: str) -> str:
 
 class Planner:
     def __init__(self, conn: Any, cat: Catalog, profiles: dict[str, TableProfile],
-                 type_map: TypeMap, casts: dict[str, str], ident: dict[str, Any]) -> None:
+                 type_map: TypeMap, casts: dict[str, str], ident: dict[str, Any],
+                 nocase: str = "citext") -> None:
+        self.nocase = nocase
         self.conn = conn
         self.cat = cat
         self.profiles = profiles
@@ -202,9 +213,11 @@ class Planner:
     # -- the whole plan -----------------------------------------------------------------
     def plan(self) -> Plan:
         for name, why in self.cat.skipped:
-            self.not_carried.append(Note(name, None, why))
+            self.not_carried.append(Note(name, None, why, kind="not carried"))
         tables = [self.plan_table(t) for t in self.cat.tables]
         by_name = {t.name: t for t in tables}
+        for t in self.cat.tables:
+            self.plan_nocase(t, by_name[t.name])
         for t in self.cat.tables:
             self.plan_keys(t, by_name[t.name])
         for t in self.cat.tables:
@@ -213,7 +226,8 @@ class Planner:
         views = self.plan_views(by_name)
         for trig in self.cat.triggers:
             self.not_carried.append(Note(trig.table, None, f"trigger {trig.name} is not carried "
-                                         "over; rewrite it as a PostgreSQL trigger function"))
+                                         "over; rewrite it as a PostgreSQL trigger function",
+                                         kind="not carried"))
         return Plan(format=PLAN_FORMAT, source=self.ident, tables=ordered, views=views,
                     blockers=self.blockers, warnings=self.warnings,
                     not_carried=self.not_carried).ordered("tenant")
@@ -224,15 +238,20 @@ class Planner:
         pg_name = self.names.claim(t.name)
         if pg_name != t.name:
             self.warnings.append(Note(t.name, None, f"renamed to {pg_name!r}: PostgreSQL names "
-                                      "are at most 63 bytes or the name was taken"))
+                                      "are at most 63 bytes or the name was taken", kind="name"))
         if len(t.columns) > PG_MAX_COLUMNS:
             self.blockers.append(Note(t.name, None, f"has {len(t.columns)} columns; PostgreSQL "
                                       f"allows at most {PG_MAX_COLUMNS}: split the table "
-                                      "before migrating or --exclude it"))
-        if t.kind == "virtual":
+                                      "before migrating or --exclude it", kind="blocker"))
+        if t.unreadable:
+            self.blockers.append(Note(t.name, None, f"virtual table ({t.module}) that SQLite "
+                                      f"itself cannot read ({t.unreadable}): its module or its "
+                                      "content table is missing; --exclude it, or restore "
+                                      "what it needs", kind="blocker"))
+        elif t.kind == "virtual":
             self.warnings.append(Note(t.name, None, f"virtual table ({t.module}): its rows are "
                                       "copied into a plain table; the index itself is not "
-                                      "carried (use tsvector/GIN for full text)"))
+                                      "carried (use tsvector/GIN for full text)", kind="type"))
         used_cols: set[str] = set()
         plans = []
         for c in t.columns:
@@ -245,7 +264,7 @@ class Planner:
             col_plan.pg_name = pg_col
             if pg_col != c.name:
                 self.warnings.append(Note(t.name, c.name, f"renamed to {pg_col!r} (PostgreSQL "
-                                          "names are at most 63 bytes)"))
+                                          "names are at most 63 bytes)", kind="name"))
             plans.append(col_plan)
         rowid = _rowid_name(t)
         if t.kind == "virtual" and rowid:
@@ -256,7 +275,7 @@ class Planner:
                                        select=rowid, convert="int64", nullable=False,
                                        storage={"integer": prof.rows}))
             self.warnings.append(Note(t.name, None, f"its rowid is kept as column {pg_col!r}, "
-                                      "the primary key"))
+                                      "the primary key", kind="key"))
         tp = TablePlan(name=t.name, pg_name=pg_name, columns=plans, rows=prof.rows, kind=t.kind,
                        sequence_floor=t.sequence, rowid=rowid)
         if t.kind == "virtual" and rowid:
@@ -296,23 +315,31 @@ class Planner:
                                           "type or fix the rows",
                                           cp.fail_rows.get(tried) or (self.rows_where(
                                               t, c, _misfit_sql(tried, c.name))
-                                              if tried in _FITS_SQL else [])))
+                                              if tried in _FITS_SQL else []), kind="blocker"))
         if plan.decision:
-            rows = [r for rs in cp.fail_rows.values() for r in rs][:3]
+            rows = list(dict.fromkeys(r for rs in cp.fail_rows.values() for r in rs))[:3]
             if cp.invalid_utf8_example:
                 rows.insert(0, cp.invalid_utf8_example)
-            self.warnings.append(Note(t.name, c.name, plan.decision, rows))
+            self.warnings.append(Note(t.name, c.name, plan.decision, rows,
+                                      kind="value" if plan.convert.startswith("epoch")
+                                      or plan.pg_type == "timestamptz" else "type"))
         if c.is_generated:
             self.warnings.append(Note(t.name, c.name, f"generated column ({c.generated}) becomes "
-                                      "a plain column holding the computed values"))
+                                      "a plain column holding the computed values", kind="type"))
         plan.nullable = not c.notnull
         if c.notnull and cp.n("null"):
             plan.nullable = False
             self.blockers.append(Note(t.name, c.name, f"is NOT NULL but {cp.n('null')} rows hold "
-                                      "NULL", self.rows_where(t, c, predicate("null", c.name))))
-        plan.default, warning = translate.default(c.default, plan.pg_type)
-        if warning:
-            self.warnings.append(Note(t.name, c.name, warning))
+                                      "NULL", self.rows_where(t, c, predicate("null", c.name)),
+                                      kind="blocker"))
+        plan.collation = c.collation if c.collation in ("NOCASE", "RTRIM") else None
+        _pg, why = translate.default(c.default, plan.pg_type, c.declared)
+        plan.default = c.default if why is None else None
+        if why:
+            if c.notnull:
+                why += (" (the column is NOT NULL: an INSERT that leaves it out will fail in "
+                        "PostgreSQL; give the value, or set a default after the migration)")
+            self.warnings.append(Note(t.name, c.name, why, kind="default"))
         return plan
 
     def choose(self, kind: str, preferred: str, params: dict[str, int], c: Column,
@@ -452,32 +479,42 @@ class Planner:
             pk_is_pk = False
             self.warnings.append(Note(t.name, None, f"primary key ({', '.join(t.pk)}) holds NULL "
                                       f"in {prof.pk_nulls} rows (a SQLite quirk): created as a "
-                                      "UNIQUE index instead of a primary key"))
+                                      "UNIQUE index instead of a primary key", kind="key"))
         merged_pk = self.merged_keys(t, tp, t.pk) if pk_cols and pk_is_pk else []
         if merged_pk:
             pk_is_pk = False
             self.warnings.append(Note(t.name, None, f"primary key ({', '.join(t.pk)}) holds "
                                       "values SQLite keeps apart (e.g. 1 and '1') that are "
                                       "equal once mapped to one PostgreSQL type: created as a "
-                                      "non-unique index instead", merged_pk))
+                                      "non-unique index instead", merged_pk, kind="key"))
         if pk_cols and pk_is_pk:
             tp.pk = pk_cols
             tp.pk_name = self.names.claim(f"{tp.pg_name}_pkey")
             for c in tp.columns:
                 if c.pg_name in pk_cols:
                     c.nullable = False
+            collated = [tp.column(c).collation for c in t.pk]
+            if any(collated):
+                # (a key compares bytes in PostgreSQL: SQLite's own uniqueness kept beside it)
+                which = next(c for c in collated if c).lower()
+                wanted = f"{tp.pg_name}_{'_'.join(pk_cols)}_{which}_key"
+                tp.indexes.append(IndexPlan(
+                    name=f"{t.name} primary key", pg_name=self.names.claim(wanted),
+                    unique=True, terms=[TermPlan(c, None, False, coll)
+                                        for c, coll in zip(t.pk, collated, strict=True)],
+                    where=None, constraint=False))
+                self.warnings.append(Note(t.name, None, f"primary key ({', '.join(t.pk)}) "
+                                          "compares under COLLATE NOCASE or RTRIM in SQLite; a "
+                                          "PostgreSQL key compares bytes: the key stays, and a "
+                                          "unique index on the key as SQLite compares it keeps "
+                                          "SQLite's uniqueness", kind="key"))
         for idx in reversed(t.indexes):
             if idx.origin == "pk" and pk_is_pk:
                 continue
-            try:
-                terms = [self.index_term(term, names, tp) for term in idx.terms]
-                where = translate.expression(idx.where, names) if idx.where else None
-            except translate.NotPortable as e:
-                self.not_carried.append(Note(t.name, None, f"index {idx.name} is not carried "
-                                             f"over: {e}"))
-                continue
-            plain = all(term.column and not term.desc and not term.collation
-                        for term in idx.terms)
+            terms = [TermPlan(term.column, term.expression, term.desc,
+                              term.collation if term.collation in ("NOCASE", "RTRIM") else None)
+                     for term in idx.terms]
+            plain = all(term.column and not term.desc and not term.collation for term in terms)
             unique = idx.unique and not (idx.origin == "pk" and merged_pk)
             if unique and idx.origin != "pk" and all(term.column for term in idx.terms) and (
                     merged := self.merged_keys(t, tp, [str(term.column) for term in idx.terms])):
@@ -485,32 +522,53 @@ class Planner:
                 self.warnings.append(Note(t.name, None, f"unique index {idx.name} holds values "
                                           "SQLite keeps apart (e.g. 1 and '1') that are equal "
                                           "once mapped to one PostgreSQL type: created "
-                                          "non-unique", merged))
-            constraint = idx.origin in ("u", "pk") and plain and where is None and unique
+                                          "non-unique", merged, kind="index"))
+            constraint = idx.origin in ("u", "pk") and plain and idx.where is None and unique
             wanted = idx.name
             if idx.name.startswith("sqlite_autoindex_"):
                 cols = "_".join(term.column or "expr" for term in idx.terms)
                 wanted = f"{tp.pg_name}_{cols}_key"
-            pg_name = self.names.claim(wanted)
-            if pg_name != wanted and not idx.name.startswith("sqlite_autoindex_"):
-                self.warnings.append(Note(t.name, None, f"index {idx.name} renamed to {pg_name!r}"
-                                          " (name taken or too long)"))
-            tp.indexes.append(IndexPlan(name=idx.name, pg_name=pg_name, unique=unique,
-                                        terms=terms, where=where, constraint=constraint))
+            ix = IndexPlan(name=idx.name, pg_name=pg_identifier(wanted), unique=unique,
+                           terms=terms, where=idx.where, constraint=constraint)
+            try:  # (translated as the run will: what it refuses is not carried)
+                ddl.indexes(replace(tp, indexes=[ix]))
+            except ddl.NotCarried as e:
+                self.not_carried.append(Note(t.name, None, f"index {idx.name} is not carried "
+                                             f"over: {e.reason}", kind="not carried"))
+                continue
+            ix.pg_name = self.names.claim(wanted)
+            if ix.pg_name != wanted and not idx.name.startswith("sqlite_autoindex_"):
+                self.warnings.append(Note(t.name, None, f"index {idx.name} renamed to "
+                                          f"{ix.pg_name!r} (name taken or too long)",
+                                          kind="name"))
+            tp.indexes.append(ix)
         for i, check in enumerate(t.checks, 1):
-            try:
-                pg = translate.expression(check, names)
-            except translate.NotPortable as e:
+            try:  # (translated as the run will: what it refuses is not carried)
+                sqlexpr.translate_check(check, ddl.table_info(tp))
+            except sqlexpr.NotPortable as e:
                 self.not_carried.append(Note(t.name, None, f"CHECK ({check}) is not carried "
-                                             f"over: {e}"))
+                                             f"over: {e}", kind="not carried"))
                 continue
-            bool_cols = {c.pg_name for c in tp.columns if c.pg_type == "boolean"}
-            if any(translate.render(sql.Identifier(b)) in pg for b in bool_cols):
-                self.not_carried.append(Note(t.name, None, f"CHECK ({check}) is not carried "
-                                             "over: it tests a column now typed boolean, "
-                                             "which the type enforces"))
-                continue
-            tp.checks.append((self.names.claim(f"{tp.pg_name}_check{i}"), pg))
+            ck = CheckPlan(pg_name=self.names.claim(f"{tp.pg_name}_check{i}"), source=check)
+            violating = self.violations(t, check)
+            if violating:
+                ck.not_valid = True
+                self.warnings.append(Note(t.name, None, f"CHECK ({check}) fails on rows "
+                                          "already stored (SQLite did not check them): added "
+                                          "NOT VALID, so new rows are checked", violating,
+                                          kind="check"))
+            tp.checks.append(ck)
+
+    def violations(self, t: Table, check: str) -> list[str]:
+        """Example rows the CHECK fails on, as SQLite (and so, the translation being
+        equivalent, PostgreSQL) evaluates it."""
+        label = row_label(t).replace("'", "''")
+        try:
+            rows = self.conn.execute(f"SELECT '{label}=' || {row_ref(t)} FROM "
+                                     f"{quote_ident(t.name)} WHERE NOT ({check}) LIMIT 3")
+            return [str(r[0]) for r in rows.fetchall()]
+        except sqlite3.Error:  # (SQLite cannot evaluate it: nor could it have checked it)
+            return []
 
     def merged_keys(self, t: Table, tp: TablePlan, columns: list[str]) -> list[str]:
         """Example rows whose key values differ in SQLite but are equal as mapped (a column
@@ -528,21 +586,35 @@ class Planner:
             "HAVING count(*) > 1 LIMIT 3").fetchall()
         return [str(r[0]) for r in rows]
 
-    def index_term(self, term: catalog_mod.IndexTerm, names: dict[str, str],
-                   tp: TablePlan) -> str:
-        if term.column is not None:
-            pg_col = names[term.column.lower()]
-            text = translate.render(sql.Identifier(pg_col))
-            col = next(c for c in tp.columns if c.pg_name == pg_col)
-            if term.collation == "NOCASE":
-                if col.pg_type.split("(")[0] not in TEXT_TYPES:
-                    raise translate.NotPortable("COLLATE NOCASE on a non-text column")
-                text = f"lower({text})"
-            elif term.collation == "RTRIM":
-                raise translate.NotPortable("COLLATE RTRIM has no PostgreSQL equivalent")
-        else:
-            text = "(" + translate.expression(term.expression or "", names) + ")"
-        return text + (" DESC" if term.desc else "")
+    def plan_nocase(self, t: Table, tp: TablePlan) -> None:
+        """A COLLATE NOCASE text column becomes citext, so that the application's equality
+        and LIKE ignore case as in SQLite; its unique indexes keep SQLite's own uniqueness
+        (ASCII letters folded, see transfer.ddl). Key columns (primary and foreign keys)
+        stay text: their equality must be binary, as PostgreSQL compares keys."""
+        keys = {c.lower() for c in t.pk} | {c.lower() for fk in t.foreign_keys
+                                            for c in fk.columns}
+        for other in self.cat.tables:
+            keys |= {r.lower() for fk in other.foreign_keys if fk.ref_table == t.name
+                     for r in fk.ref_columns}
+        for c in tp.columns:
+            if c.collation != "NOCASE" or c.pg_type.split("(")[0] not in TEXT_TYPES \
+                    or c.name.lower() in keys:
+                continue
+            if self.nocase == "text":
+                self.warnings.append(Note(tp.name, c.name, "COLLATE NOCASE: stays "
+                                          f"{c.pg_type} (--nocase text), so the application's "
+                                          "= and LIKE on it are case-sensitive in PostgreSQL; "
+                                          "its unique indexes keep SQLite's uniqueness",
+                                          kind="type"))
+                continue
+            was = c.pg_type
+            c.pg_type = "citext"
+            self.warnings.append(Note(tp.name, c.name, f"COLLATE NOCASE: citext (was {was}), "
+                                      "so that the application's = and LIKE ignore case as in "
+                                      "SQLite; citext also folds non-ASCII letters (Ä = ä), "
+                                      "which SQLite's NOCASE does not, and has no length limit"
+                                      "; its unique indexes keep SQLite's uniqueness",
+                                      kind="type"))
 
     def plan_foreign_keys(self, t: Table, by_name: dict[str, TablePlan]) -> None:
         tp = by_name[t.name]
@@ -551,25 +623,29 @@ class Planner:
             label = f"foreign key ({', '.join(fk.columns)}) -> {fk.ref_table}"
             if parent is None:
                 self.not_carried.append(Note(t.name, None, f"{label}: the parent table does not "
-                                             "exist in the source"))
+                                             "exist in the source", kind="not carried"))
                 continue
             try:
                 cols = [tp.column(self._col(t, c)).pg_name for c in fk.columns]
                 pcat = self.cat.table(parent.name)
                 ref_cols = [parent.column(self._col(pcat, c)).pg_name for c in fk.ref_columns]
             except KeyError:
-                self.not_carried.append(Note(t.name, None, f"{label}: a column does not exist"))
+                self.not_carried.append(Note(t.name, None, f"{label}: a column does not exist",
+                                             kind="not carried"))
                 continue
             if len(cols) != len(ref_cols):
                 self.not_carried.append(Note(t.name, None, f"{label}: the parent has no primary "
-                                             "key to refer to"))
+                                             "key to refer to", kind="not carried"))
                 continue
             unique_sets = [set(parent.pk)] + [
-                {term.strip('"') for term in ix.terms} for ix in parent.indexes
-                if ix.unique and ix.where is None]
+                {parent.column(str(term.column)).pg_name for term in ix.terms}
+                for ix in parent.indexes if ix.unique and ix.where is None
+                and all(term.column and not term.collation for term in ix.terms)]
             if set(ref_cols) not in [set(s) for s in unique_sets]:
                 self.not_carried.append(Note(t.name, None, f"{label}: the parent columns are not "
-                                             "a primary key or unique, which PostgreSQL requires"))
+                                             "a primary key or unique (as PostgreSQL compares "
+                                             "keys), which PostgreSQL requires",
+                                             kind="not carried"))
                 continue
             types_child = [_family(tp.column(self._col(t, c)).pg_type) for c in fk.columns]
             types_parent = [_family(parent.column(self._col(pcat, c)).pg_type)
@@ -577,7 +653,7 @@ class Planner:
             if types_child != types_parent:
                 self.not_carried.append(Note(t.name, None, f"{label}: the column types differ "
                                              f"({', '.join(types_child)} vs "
-                                             f"{', '.join(types_parent)})"))
+                                             f"{', '.join(types_parent)})", kind="not carried"))
                 continue
             orphans, refs = profile_mod.orphan_count(self.conn, t, fk.columns, parent.name,
                                                      fk.ref_columns)
@@ -588,8 +664,10 @@ class Planner:
             if orphans:
                 label_rows = [f"{profile_mod.row_label(t)}={r}" for r in refs]
                 self.warnings.append(Note(t.name, None, f"{label}: {orphans} rows have no parent "
-                                          "(SQLite does not enforce foreign keys); the rows are "
-                                          "copied and the key is added NOT VALID", label_rows))
+                                          "as PostgreSQL compares keys (SQLite does not enforce "
+                                          "foreign keys, and matches text under the parent's "
+                                          "collation); the rows are copied and the key is added "
+                                          "NOT VALID", label_rows, kind="foreign key"))
             tp.foreign_keys.append(fkp)
 
     @staticmethod
@@ -629,91 +707,39 @@ class Planner:
 
     # -- views --------------------------------------------------------------------------
     def plan_views(self, by_name: dict[str, TablePlan]) -> list[ViewPlan]:
-        names: dict[str, str] = {}
+        """Each view translated by meaning (transfer.sqlview), with what it reads: the
+        tables and the views before it; one the translator refuses is not carried."""
         relations = {tp.name.lower(): tp.name for tp in by_name.values()}
-        for tp in by_name.values():
-            names[tp.name.lower()] = tp.pg_name
-            for c in tp.columns:
-                names.setdefault(c.name.lower(), c.pg_name)
-        views = []
+        views: list[ViewPlan] = []
         for v in self.cat.views:
-            toks = [t for t in _tokens_after_as(v.sql)]
-            if not toks:
+            toks = sqltext.tokenize(v.sql)
+            body = next((k for k, tok in enumerate(toks) if tok.upper == "AS"), None)
+            if body is None:
                 continue
+            if any(tok.kind == "lparen" for tok in toks[:body]):
+                self.not_carried.append(Note(v.name, None, "view is not carried over: its "
+                                             "column list (CREATE VIEW v(a, b)) is not "
+                                             "translated", kind="not carried"))
+                continue
+            source = sqltext.text_of(v.sql, toks[body + 1:]).rstrip().rstrip(";")
+            depends = sorted({relations[tok.name.lower()] for tok in toks[body + 1:]
+                              if tok.kind in ("word", "ident", "string")
+                              and tok.name.lower() in relations}, key=str.lower)
+            vp = ViewPlan(name=v.name, pg_name=pg_identifier(v.name), source=source,
+                          depends=depends)
             try:
-                body = _translate_select(toks, names)
-            except translate.NotPortable as e:
-                self.not_carried.append(Note(v.name, None, f"view is not carried over: {e}"))
+                ddl.views(replace(self._so_far(by_name), views=[*views, vp]))
+            except ddl.NotCarried as e:
+                self.not_carried.append(Note(v.name, None, f"view is not carried over: "
+                                             f"{e.reason}", kind="not carried"))
                 continue
-            pg_name = self.names.claim(v.name)
-            depends = sorted({t.name for t in toks if t.kind in ("word", "ident")
-                              and t.name.lower() in relations}, key=str.lower)
-            names[v.name.lower()] = pg_name
-            stmt = f"CREATE VIEW {translate.render(sql.Identifier(pg_name))} AS {body}"
-            views.append(ViewPlan(name=v.name, pg_name=pg_name, sql=stmt,
-                                  depends=[relations[d.lower()] for d in depends]))
+            vp.pg_name = self.names.claim(v.name)
+            views.append(vp)
             relations[v.name.lower()] = v.name
         return views
 
-
-SELECT_WORDS = {"SELECT", "FROM", "WHERE", "GROUP", "BY", "HAVING", "ORDER", "LIMIT", "OFFSET",
-                "JOIN", "LEFT", "INNER", "OUTER", "CROSS", "ON", "USING", "UNION", "ALL",
-                "EXCEPT", "INTERSECT", "COUNT", "SUM", "MIN", "MAX", "AVG", "WITH"}
-
-
-def _tokens_after_as(text: str) -> list[Any]:
-    from transfer import sqltext
-
-    toks = sqltext.tokenize(text)
-    for k, t in enumerate(toks):
-        if t.upper == "AS":
-            return toks[k + 1 :]
-    return []
-
-
-def _translate_select(toks: list[Any], names: dict[str, str]) -> str:
-    """A view body, token by token: known names re-quoted, SQL words kept, others refused."""
-    out = []
-    aliases = set()
-    for k, t in enumerate(toks):
-        prev = toks[k - 1] if k else None
-        if prev is None or t.kind not in ("word", "ident"):
-            continue
-        if prev.upper == "AS":
-            aliases.add(t.name.lower())
-        elif (prev.kind in ("word", "ident") and prev.name.lower() in names
-              and t.upper not in SELECT_WORDS and t.upper not in translate.KEYWORDS
-              and t.upper not in ("WHERE", "NATURAL", "INDEXED", "NOT")):
-            aliases.add(t.name.lower())  # FROM teams t: an alias without AS
-    for k, t in enumerate(toks):
-        nxt = toks[k + 1] if k + 1 < len(toks) else None
-        if t.kind in ("word", "ident"):
-            up = t.upper
-            is_call = (nxt is not None and nxt.kind == "lparen" and t.kind == "word"
-                       and up not in translate.KEYWORDS and up not in SELECT_WORDS - {
-                           "COUNT", "SUM", "MIN", "MAX", "AVG"})
-            if is_call and up in ("COUNT", "SUM", "MIN", "MAX", "AVG"):
-                out.append(up.lower())
-            elif is_call and up in translate.FUNCTIONS:
-                out.append(translate.FUNCTIONS[up])
-            elif is_call:
-                raise translate.NotPortable(f"function {t.text}() has no PostgreSQL equivalent")
-            elif t.kind == "word" and (up in SELECT_WORDS or up in translate.KEYWORDS):
-                out.append(up)
-            elif t.name.lower() in names:
-                out.append(translate.render(sql.Identifier(names[t.name.lower()])))
-            elif t.name.lower() in aliases:
-                out.append(translate.render(sql.Identifier(t.name)))
-            else:
-                raise translate.NotPortable(f"unknown name {t.text}")
-        elif t.kind == "op" and t.text == "==":
-            out.append("=")
-        elif t.kind == "op" and t.text in ("->", "->>", "/"):
-            raise translate.NotPortable(f"operator {t.text} differs in PostgreSQL")
-        else:
-            out.append(t.text)
-    text = " ".join(out)
-    return text.replace(" . ", ".").replace(" ,", ",").replace("( ", "(").replace(" )", ")")
+    def _so_far(self, by_name: dict[str, TablePlan]) -> Plan:
+        return Plan(PLAN_FORMAT, {}, list(by_name.values()), [], [], [], [])
 
 
 def _family(pg_type: str) -> str:

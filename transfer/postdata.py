@@ -22,7 +22,7 @@ from psycopg import sql
 
 from transfer import ddl, faults, state, target
 from transfer.errors import PostDataFailed, TransferError
-from transfer.model import Plan, TablePlan
+from transfer.model import Note, Plan, TablePlan
 
 
 class _Sessions:
@@ -64,6 +64,8 @@ class PostData:
         self.done = done or set()
         self.log = log
         self.dsn = dsn
+        self.skipped: list[Note] = []  # views PostgreSQL refused, not carried
+        self.refused: dict[str, str] = {}  # statement key -> PostgreSQL's reason
         self.sessions = _Sessions(dsn, schema)
         self.pool = ThreadPoolExecutor(max_workers=max(1, jobs), thread_name_prefix="postdata")
         self.coordinators = ThreadPoolExecutor(max_workers=max(1, len(plan.tables)),
@@ -86,6 +88,21 @@ class PostData:
         except psycopg.Error as e:
             raise self.failure(st, e) from None
 
+    def view(self, st: ddl.Statement) -> None:
+        """A view PostgreSQL still refuses (a type the translation could not foresee, a view
+        it reads that was refused) is not carried, and said so; the run goes on."""
+        try:
+            self.execute(st)
+        except PostDataFailed:
+            key = state.statement_key(st.sql)
+            reason = self.refused.get(key, "PostgreSQL refused it")
+            self.skipped.append(Note(st.name or "?", None, f"view is not carried over: "
+                                     f"PostgreSQL refused it ({reason})", kind="not carried"))
+            self.log(f"view {st.name} is not carried over: PostgreSQL refused it ({reason})")
+            if self.run_id is not None:
+                state.mark_done(self.sessions.get(), self.run_id, key)
+                self.done.add(key)
+
     def failure(self, st: ddl.Statement, e: psycopg.Error) -> TransferError:
         """A timeout or a lost connection as such; any other failure names the statement and
         PostgreSQL's detail (the rows: a duplicated key, a row failing a check, a missing
@@ -94,6 +111,7 @@ class PostData:
         if isinstance(problem, target.ServerTimeout | target.ConnectionLost):
             return problem
         first = target.redact(str(e).strip().splitlines()[0]) if str(e).strip() else ""
+        self.refused[state.statement_key(st.sql)] = first
         detail = getattr(getattr(e, "diag", None), "message_detail", None)
         what = f"table {st.table!r}" if st.table else "a view"
         return PostDataFailed(
@@ -138,7 +156,9 @@ class PostData:
                     if s.phase in ("check", "identity", "foreign key", "view")]
             for phase in ("check", "identity", "foreign key", "view"):
                 for st in rest:
-                    if st.phase == phase:
+                    if st.phase == phase == "view":
+                        self.view(st)
+                    elif st.phase == phase:
                         self.execute(st)  # one at a time: a foreign key locks its parent
             self.log(f"checks, identities, foreign keys and views ({len(rest)} statements, "
                      f"{time.perf_counter() - start:.2f} s)")

@@ -495,9 +495,11 @@ def examples(conn: sqlite3.Connection, table: Table, where: str, column: str,
 
 def orphan_count(conn: sqlite3.Connection, child: Table, cols: list[str], parent: str,
                  ref_cols: list[str]) -> tuple[int, list[str]]:
-    """Rows of ``child`` whose FK values have no parent row (SQLite does not enforce FKs)."""
+    """Rows of ``child`` whose FK values have no parent row as PostgreSQL compares keys:
+    bytewise (SQLite does not enforce FKs, and would match text under the parent's
+    collation: 'ABC' finds a NOCASE parent 'abc' there, not in PostgreSQL)."""
     notnull = " AND ".join(f"c.{quote_ident(c)} IS NOT NULL" for c in cols)
-    match = " AND ".join(f"p.{quote_ident(r)} = c.{quote_ident(c)}"
+    match = " AND ".join(f"p.{quote_ident(r)} = c.{quote_ident(c)} COLLATE BINARY"
                          for c, r in zip(cols, ref_cols, strict=True))
     base = (f"FROM {quote_ident(child.name)} AS c WHERE {notnull} AND NOT EXISTS "
             f"(SELECT 1 FROM {quote_ident(parent)} AS p WHERE {match})")
@@ -530,6 +532,8 @@ def profile_all(path: Path, catalog: Catalog, kinds: dict[str, dict[str, str]],
             with lock:
                 opened.append(conn)
         args = (table, kinds[table.name], numeric.get(table.name, {}), sample)
+        if table.unreadable:  # (a blocker of the plan: nothing to profile)
+            return table.name, TableProfile(rows=0, sampled=bool(sample), columns={})
         try:
             try:
                 return table.name, profile_table_arrow(path, conn, *args, jobs=jobs,

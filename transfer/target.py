@@ -297,8 +297,32 @@ def switch(conn: Conn, staging: str, target: str,
         for name in names:
             if name in in_staging:
                 set_schema(conn, staging, name, kind, target)
+    if conn.execute("SELECT 1 FROM pg_extension WHERE extname = 'citext' AND extnamespace = "
+                    "(SELECT oid FROM pg_namespace WHERE nspname = %s)", (staging,)).fetchone():
+        conn.execute(sql.SQL("ALTER EXTENSION citext SET SCHEMA {}").format(
+            sql.Identifier(target)))  # (made by this run, in its staging schema)
     drop_schema(conn, staging)
     return backup
+
+
+def citext_schema(conn: Conn, staging: str) -> str:
+    """The schema of the citext extension (COLLATE NOCASE columns), created in the staging
+    schema when the database has none (so that a failed run drops it with the staging
+    schema; the switch moves it into the target schema)."""
+    row = conn.execute("SELECT n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = "
+                       "e.extnamespace WHERE e.extname = 'citext'").fetchone()
+    if row is not None:
+        return str(row[0])
+    try:
+        with conn.transaction():
+            conn.execute(sql.SQL("CREATE EXTENSION citext SCHEMA {}").format(
+                sql.Identifier(staging)))
+    except psycopg.Error as e:
+        raise TargetError(f"the plan makes COLLATE NOCASE columns citext, but the citext "
+                          f"extension cannot be created ({redact(str(e).splitlines()[0])}); "
+                          "install PostgreSQL's contrib package, grant CREATE on the "
+                          "database, or plan with --nocase text.") from None
+    return staging
 
 
 def hold_autovacuum(conn: Conn, staging: str, tables: list[str]) -> None:

@@ -343,4 +343,4 @@ SELECT setval('"people_id_seq"', GREATEST((SELECT max("id") FROM "people"), 0, 1
 SELECT setval('"teams_id_seq"', GREATEST((SELECT max("id") FROM "teams"), 0, 1), (SELECT max("id") FROM "teams") IS NOT NULL OR 0 > 0);
 ALTER TABLE "people" ADD CONSTRAINT "people_team_id_fkey" FOREIGN KEY ("team_id") REFERENCES "teams" ("id");
 ALTER TABLE "teams" ADD CONSTRAINT "teams_lead_id_fkey" FOREIGN KEY ("lead_id") REFERENCES "people" ("id");
-CREATE VIEW "team_sizes" AS SELECT "t"."name", count ("p"."id") AS "members" FROM "teams" "t" LEFT JOIN "people" "p" ON "p"."team_id" = "t"."id" GROUP BY "t"."name";
+CREATE VIEW "team_sizes" AS SELECT "t"."name" AS "name", count("p"."id") AS "members" FROM "teams" AS "t" LEFT JOIN "people" AS "p" ON ("p"."team_id" = "t"."id") GROUP BY "t"."name";
