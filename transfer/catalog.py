@@ -173,7 +173,10 @@ def read_catalog(conn: sqlite3.Connection) -> Catalog:
         _read_table(conn, table, sequences)
         tables.append(table)
 
-    views = [View(n, s) for (n, t), s in sorted(master.items()) if t == "view" and s]
+    # (in creation order: a view comes after the views it reads)
+    views = [View(n, s) for n, s in conn.execute(
+        "SELECT name, sql FROM sqlite_master WHERE type = 'view' AND sql IS NOT NULL "
+        "ORDER BY rowid")]
     triggers = [
         Trigger(r[0], r[1], r[2])
         for r in conn.execute(

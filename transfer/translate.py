@@ -72,6 +72,9 @@ def _default(text: str, pg_type: str, declared: str) -> str | None:
     if any(t.kind == "string" and t.name.lower() in ("now", "localtime", "utc", "subsec")
            for t in tokens):
         raise NotPortable("a time in another form or zone than the UTC ones carried")
+    if len(tokens) == 1 and tokens[0].kind == "ident" and tokens[0].text.startswith('"'):
+        # a double-quoted word naming no column: SQLite's string literal (DEFAULT "")
+        text = "'" + tokens[0].name.replace("'", "''") + "'"
     value, stored = _stored(text, declared)
     if stored == "null":
         return None
@@ -157,7 +160,7 @@ def _stored(text: str, declared: str) -> tuple[Any, str]:
     its storage class: SQLite computes it (affinity applied), in a database of its own."""
     with closing(sqlite3.connect(":memory:")) as db:
         try:
-            db.execute(f"CREATE TABLE d (x {affinity(declared)} DEFAULT {text}, k)")
+            db.execute(f"CREATE TABLE d (x {affinity(declared)} DEFAULT ({text}), k)")
             db.execute("INSERT INTO d (k) VALUES (1)")
             value, stored = db.execute("SELECT x, typeof(x) FROM d").fetchone()
         except (sqlite3.Error, sqlite3.Warning) as e:
@@ -194,7 +197,7 @@ def _literal(value: Any, stored: str, base: str, pg_type: str) -> str:
             return "true" if convert.BOOL_TEXT[word] else "false"
         if base == "bytea":
             data = value if stored == "blob" else str(value).encode()
-            return render(sql.SQL("{}::bytea").format(sql.Literal(bytes(data))))
+            return render(sql.Literal(bytes(data)))
         if stored == "blob":
             raise refuse()
         if base in ("timestamp", "timestamptz", "date"):
