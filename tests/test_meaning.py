@@ -248,3 +248,24 @@ def test_nocase_columns_as_chosen(tmp_path: Path, pg_dsn: str, nocase: str) -> N
         where = conn.execute("SELECT n.nspname FROM pg_extension e JOIN pg_namespace n ON "
                              "n.oid = e.extnamespace WHERE extname = 'citext'").fetchall()
     assert where == ([("app",)] if nocase == "citext" else [])
+
+
+def test_a_cast_of_numbers_written_as_text_is_tried_as_run_converts(tmp_path: Path,
+                                                                     pg_dsn: str) -> None:
+    db = build_db(tmp_path / "flags.db", "CREATE TABLE t (id INTEGER PRIMARY KEY, flag TEXT, "
+                  "amount TEXT, mixed); INSERT INTO t VALUES (1, '0', '1.5', 1), "
+                  "(2, '1', '-2', '2'), (3, '1', '1e3', 3);")
+    casts = {"t.flag": "integer", "t.amount": "double precision", "t.mixed": "bigint"}
+    plan = build_plan(db, casts=dict(casts))
+    assert plan.blockers == []
+    result = pipeline.run(db, plan, pipeline.RunOptions(dsn=pg_dsn), quiet)
+    assert result.verified is not None and result.verified.equal
+    with psycopg.connect(pg_dsn) as conn:
+        assert conn.execute("SELECT flag, amount, mixed FROM t ORDER BY id").fetchall() == [
+            (0, 1.5, 1), (1, -2.0, 2), (1, 1000.0, 3)]
+    assert build_plan(db, casts={"t.flag": "boolean"}).blockers == []
+    with sqlite3.connect(db) as conn:
+        conn.execute("INSERT INTO t VALUES (4, '12abc', 'abc', 4.5)")
+    blocked = build_plan(db, casts=dict(casts)).blockers
+    assert sorted((b.column, b.rows) for b in blocked) == [
+        ("amount", ["id=4"]), ("flag", ["id=4"]), ("mixed", [])]

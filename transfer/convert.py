@@ -52,6 +52,41 @@ def to_int16(arr: pa.Array) -> pa.Array:
     return pc.cast(arr, pa.int16())
 
 
+# Numbers written as text, for a --cast of a text column to a number type: decimal
+# integers, and decimal reals as SQLite writes them (Inf too); nothing else (Arrow alone
+# would also read 0x10 and nan).
+_INT_TEXT = r"^-?[0-9]+$"
+_REAL_TEXT = r"^(-?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?|-?Inf)$"
+
+
+def _numbers_of_text(arr: pa.Array, pattern: str, typ: pa.DataType, what: str) -> pa.Array:
+    text = pc.cast(arr, pa.string())
+    if pc.sum(pc.fill_null(pc.match_substring_regex(text, pattern), False)).as_py() != \
+            len(text) - text.null_count:
+        raise ConversionError(f"a text that is not {what}")
+    return pc.cast(text, typ)
+
+
+@_checked
+def text_to_int64(arr: pa.Array) -> pa.Array:
+    return _numbers_of_text(arr, _INT_TEXT, pa.int64(), "a decimal integer")
+
+
+@_checked
+def text_to_int32(arr: pa.Array) -> pa.Array:
+    return _numbers_of_text(arr, _INT_TEXT, pa.int32(), "a decimal integer")
+
+
+@_checked
+def text_to_int16(arr: pa.Array) -> pa.Array:
+    return _numbers_of_text(arr, _INT_TEXT, pa.int16(), "a decimal integer")
+
+
+@_checked
+def text_to_float64(arr: pa.Array) -> pa.Array:
+    return _numbers_of_text(arr, _REAL_TEXT, pa.float64(), "a decimal number")
+
+
 @_checked
 def to_float64(arr: pa.Array) -> pa.Array:
     if pa.types.is_integer(arr.type):
@@ -262,6 +297,8 @@ CONVERTERS: dict[str, Callable[[pa.Array], pa.Array]] = {
     "timestamptz": to_timestamptz, "epoch_timestamp": to_epoch_timestamp,
     "epoch_timestamptz": to_epoch_timestamptz, "epoch_ms_timestamp": to_epoch_ms_timestamp,
     "epoch_ms_timestamptz": to_epoch_ms_timestamptz, "date": to_date, "jsonb": to_jsonb,
+    "text_int64": text_to_int64, "text_int32": text_to_int32, "text_int16": text_to_int16,
+    "text_float64": text_to_float64,
 }
 
 

@@ -25,7 +25,8 @@ PLAN_FORMAT = 3
 # The conversions a plan may name (transfer.convert implements each; and decimal(p,s)).
 CONVERSIONS = ("int64", "int32", "int16", "float64", "bool", "text", "bytes", "timestamp",
                "timestamptz", "epoch_timestamp", "epoch_timestamptz", "epoch_ms_timestamp",
-               "epoch_ms_timestamptz", "date", "jsonb")
+               "epoch_ms_timestamptz", "date", "jsonb", "text_int64", "text_int32",
+               "text_int16", "text_float64")
 ORDERS = ("tenant", "source")  # row orders of the copy (see Plan.ordered)
 
 

@@ -151,7 +151,9 @@ def _check_casts(cat: Catalog, casts: dict[str, str]) -> None:
 
 # The profile kind whose trials tell whether the values fit a --cast type.
 CAST_KINDS = {"timestamp": "timestamp", "timestamptz": "timestamp", "date": "date",
-              "jsonb": "json", "json": "json", "boolean": "boolean", "numeric": "numeric"}
+              "jsonb": "json", "json": "json", "boolean": "boolean", "numeric": "numeric",
+              "bigint": "int_text", "integer": "int_text", "smallint": "int_text",
+              "double precision": "real_text"}
 
 
 def cast_base(forced: str) -> str:
@@ -307,6 +309,8 @@ class Planner:
             plan.cast = forced
             tried = "json" if forced.lower().strip() == "json" else plan.convert
             misfit = cp.fits.get(tried) is False  # the profile tried it: a value failed
+            if plan.convert.startswith("text_int") and cp.n("real"):
+                misfit = True  # (a real reads as its text, 1.0: no integer)
             if plan.convert.startswith("decimal") and cp.numeric_fit is not None:
                 misfit = cp.numeric_fit < cp.non_null
             if misfit:
@@ -449,7 +453,12 @@ class Planner:
                             "varchar(n), bytea, timestamp, timestamptz, date, json, jsonb, "
                             "numeric(p,s).")
         sel = q
-        if conv == "text":
+        if conv in ("int64", "int32", "int16", "float64") and (cp.n("text") or cp.n("blob")):
+            # numbers written as text: read as text, converted by the number grammar
+            # (CAST(x AS INTEGER) would read '12abc' as 12, CAST(x AS REAL) 'abc' as 0)
+            conv = f"text_{conv}"
+            sel = read_as("exact_text" if conv == "text_float64" else "text", q)
+        elif conv == "text":
             sel = read_as("exact_text", q)
         elif conv == "bytes":
             sel = read_as("blob", q)

@@ -44,8 +44,9 @@ PREDICATES: dict[str, str] = {
     # printable ASCII; length() would not tell, it skips continuation bytes only)
     "text_non_ascii": "typeof({c}) = 'text' AND {c} GLOB '*[^ -~]*'",
     "bool_int": "typeof({c}) = 'integer' AND {c} IN (0, 1)",
-    "bool_text": ("typeof({c}) = 'text' AND "
-                  "lower({c}) IN ('t','f','true','false','yes','no','y','n')"),
+    # (the words of convert.BOOL_TEXT, the copy's own: one list)
+    "bool_text": ("typeof({c}) = 'text' AND lower({c}) IN ("
+                  + ", ".join(f"'{w}'" for w in convert.BOOL_TEXT) + ")"),
     "json_valid": "typeof({c}) = 'text' AND json_valid({c})",
     "json_nul": "typeof({c}) = 'text' AND instr({c}, '\\u0000') > 0",
 }
@@ -200,7 +201,8 @@ def profile_table(conn: sqlite3.Connection, table: Table, kinds: dict[str, str],
         _fits_from_counts(cp)
         if kinds[col.name] == "json" and cp.fits.get("jsonb"):
             _check_json_keys(conn, table, col.name, cp, sample)
-        if kinds[col.name] in ("timestamp", "date") and set(cp.classes) == {"text"}:
+        if (kinds[col.name] in ("timestamp", "date") and set(cp.classes) == {"text"}) or (
+                kinds[col.name] in ("int_text", "real_text") and cp.n("text")):
             _try_text(conn, table, col.name, cp, sample, TEXT_TRIALS[kinds[col.name]])
     return profile
 
@@ -268,6 +270,8 @@ def _integer_fits(cp: ColumnProfile, lo: int, hi: int) -> None:
 
 # Conversions tried on text columns of each kind (see transfer.convert).
 TEXT_TRIALS = {"timestamp": ["timestamp", "timestamptz"], "date": ["date"],
+               "int_text": ["text_int64", "text_int32", "text_int16"],
+               "real_text": ["text_float64"],
                "boolean": ["bool"], "json": ["jsonb"]}
 
 

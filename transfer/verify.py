@@ -362,9 +362,17 @@ def source_value_text(arr: pa.Array, col: ColumnPlan, kind: str) -> pa.Array:
     masks, payload = _tagged(arr)
     is_int, is_real, is_text = masks["integer"], masks["real"], masks["text"]
     if kind == INT:
-        good = pc.if_else(is_int, payload, None)
+        # (a text holding a decimal integer means that integer: a --cast of such a column)
+        digits = pc.and_(is_text, pc.fill_null(pc.match_substring_regex(
+            payload, r"^-?[0-9]{1,19}$"), False))
+        ints = pa.array([int(v) if d and -(2**63) <= int(v) < 2**63 else None
+                         for v, d in zip(payload.to_pylist(), digits.to_pylist(), strict=True)]
+                        if pc.any(digits).as_py() else [None] * len(payload), pa.int64())
+        good = pc.if_else(is_int, payload, pc.cast(ints, pa.string()))
     elif kind == FLOAT:
-        good = _float_bits_of(payload, is_real, is_int)
+        number = pc.and_(is_text, pc.fill_null(pc.match_substring_regex(
+            payload, r"^(-?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?|-?Inf)$"), False))
+        good = _float_bits_of(payload, pc.or_(is_real, number), is_int)
     elif kind == TEXT or kind == OTHER:
         good = pc.if_else(pc.or_(is_text, pc.or_(is_int, is_real)), payload, None)
     elif kind == BYTES:
