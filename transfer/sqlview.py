@@ -20,12 +20,8 @@ from transfer.sqlexpr import (
     COLLATIONS,
     NUMBERS,
     PG_TYPES,
-    RESERVED,
     C,
     ColumnInfo,
-    Node,
-    NotPortable,
-    Parser,
     Scope,
     TableInfo,
     Translator,
@@ -35,6 +31,7 @@ from transfer.sqlexpr import (
     collated,
     column_val,
 )
+from transfer.sqlparse import RESERVED, Node, NotPortable, Parser
 
 PG_MAX_NAME = 63  # bytes of a PostgreSQL identifier
 Transform = Callable[[Val], sql.Composable]
