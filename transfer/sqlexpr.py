@@ -2,9 +2,9 @@
 
 CHECK constraints, index expressions, partial-index predicates and (with ``transfer.sqlview``)
 view bodies are parsed with SQLite's grammar and operator precedence (``transfer.sqlparse``),
-typed, and rendered from ``psycopg.sql`` pieces only: names as ``sql.Identifier``, every value as ``sql.Literal``,
-keywords, operators and function names from this module's own tables. Source text is never
-pasted into the output.
+typed, and rendered from ``psycopg.sql`` pieces only: names as ``sql.Identifier``, every
+value as ``sql.Literal``, keywords, operators and function names from this module's own
+tables. Source text is never pasted into the output.
 
 The rule: an expression is carried only when equivalent on the data, that is when PostgreSQL
 gives the same result as SQLite for every value the columns can hold, given each column's
