@@ -268,4 +268,27 @@ def test_a_cast_of_numbers_written_as_text_is_tried_as_run_converts(tmp_path: Pa
         conn.execute("INSERT INTO t VALUES (4, '12abc', 'abc', 4.5)")
     blocked = build_plan(db, casts=dict(casts)).blockers
     assert sorted((b.column, b.rows) for b in blocked) == [
-        ("amount", ["id=4"]), ("flag", ["id=4"]), ("mixed", [])]
+        ("amount", ["id=4"]), ("flag", ["id=4"]), ("mixed", ["id=4"])]
+
+
+def test_defaults_constraints_and_casts_found_in_review(tmp_path: Path, pg_dsn: str) -> None:
+    deep = " OR ".join(f"n = {i}" for i in range(600))
+    db = build_db(tmp_path / "review.db", f"""
+        CREATE TABLE t (id INTEGER PRIMARY KEY, n INTEGER DEFAULT '0' CHECK ({deep}),
+                        words TEXT DEFAULT 1e20, name TEXT COLLATE NOCASE,
+                        amount REAL, UNIQUE (name COLLATE BINARY));
+        INSERT INTO t (id, n, name, amount) VALUES (1, 0, 'a', 1.5), (2, 1, 'A', 2.0);""")
+    plan = build_plan(db)
+    assert any("nested too deeply" in n.message for n in plan.not_carried)
+    result = pipeline.run(db, plan, pipeline.RunOptions(dsn=pg_dsn), quiet)
+    assert result.verified is not None and result.verified.equal
+    src = sqlite3.connect(db)
+    src.execute("INSERT INTO t (id) VALUES (3)")
+    want = src.execute("SELECT n, words FROM t WHERE id = 3").fetchone()
+    with psycopg.connect(pg_dsn) as conn:
+        conn.execute("INSERT INTO t (id) VALUES (3)")
+        assert conn.execute("SELECT n, words FROM t WHERE id = 3").fetchone() == want
+    assert accepted_pg(pg_dsn, "INSERT INTO t (id, name) VALUES (9, ?)", "a") is False
+    assert accepted_pg(pg_dsn, "INSERT INTO t (id, name) VALUES (9, ?)", "b") is True
+    blocked = build_plan(db, casts={"t.amount": "bigint"}).blockers
+    assert [(b.column, b.rows) for b in blocked] == [("amount", ["id=1", "id=2"])]

@@ -380,3 +380,31 @@ def test_a_wal_source_directory_is_left_as_it_was(tmp_path: Path, pg_dsn: str) -
     app.commit()
     assert app.execute("SELECT count(*) FROM notes").fetchone() == (4,)
     app.close()
+
+
+def test_plan_file_storage_and_recorded_positions_are_checked(small_db: Path, tmp_path: Path,
+                                                              victim: str) -> None:
+    plan_file = tmp_path / "plan.json"
+    assert sqlite2pg("plan", str(small_db), "-o", str(plan_file)).returncode == 0
+    data = json.loads(plan_file.read_text())
+    data["tables"][0]["columns"][1]["storage"] = {"text') OR (SELECT 1) --": 1}
+    plan_file.write_text(json.dumps(data))
+    one_sentence(sqlite2pg("run", str(small_db), "--to", victim, "--plan", str(plan_file)),
+                 2, "storage counts")
+    data["tables"][0]["columns"][2]["convert"] = "decimal(10,1)"  # numeric(10,2): would round
+    data["tables"][0]["columns"][1]["storage"] = {"text": 3}
+    plan_file.write_text(json.dumps(data))
+    one_sentence(sqlite2pg("run", str(small_db), "--to", victim, "--plan", str(plan_file)),
+                 2, "does not write numeric(10,2)")
+
+
+def test_a_tampered_resume_position_is_refused() -> None:
+    from transfer import copier
+    from transfer.model import ColumnPlan, TablePlan
+    from transfer.state import TableProgress
+
+    t = TablePlan("t", "t", [ColumnPlan("k", "k", "TEXT", "text", "", '"k"', "text")], 1,
+                  rowid="rowid", tenant_order="k")
+    assert "'a'" in copier.table_query(t, TableProgress(1, 5, last_key="'a'"))
+    with pytest.raises(TargetError, match="not an SQLite literal"):
+        copier.table_query(t, TableProgress(1, 5, last_key="1 OR 1=1"))

@@ -9,13 +9,13 @@ profile tries the same functions on the same batches, so ``plan`` predicts exact
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from transfer import timetext
+from transfer.model import decimal_of
 
 
 class ConversionError(Exception):
@@ -332,9 +332,9 @@ def converter(name: str, profiled: bool = False) -> Callable[[pa.Array], pa.Arra
     checked, so searches the profile already made are skipped."""
     if profiled and name in PROFILED:
         return PROFILED[name]
-    m = re.fullmatch(r"decimal\((\d+),(\d+)\)", name)
-    if m:
-        return to_decimal(int(m.group(1)), int(m.group(2)))
+    dec = decimal_of(name)
+    if dec:
+        return to_decimal(*dec)
     try:
         return CONVERTERS[name]
     except KeyError:

@@ -32,9 +32,9 @@ import adbc_driver_postgresql.dbapi as adbc_pg
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from transfer import convert, reader, state, target
+from transfer import convert, reader, sqltext, state, target
 from transfer.errors import DataError, SourceError, TargetError
-from transfer.model import ColumnPlan, TablePlan
+from transfer.model import ColumnPlan, TablePlan, decimal_of
 from transfer.profile import predicate
 from transfer.settings import BATCH_ROWS, CHUNK_ROWS
 from transfer.sqltext import quote_ident
@@ -60,9 +60,9 @@ SOURCE_CLASS = {"int64": "integer", "int32": "integer", "int16": "integer", "flo
 
 
 def wire_type(conv: str) -> pa.DataType:
-    m = re.fullmatch(r"decimal\((\d+),(\d+)\)", conv)
-    if m:
-        p, s = int(m.group(1)), int(m.group(2))
+    dec = decimal_of(conv)
+    if dec:
+        p, s = dec
         return pa.decimal128(p, s) if p <= 38 else pa.decimal256(p, s)
     return WIRE_TYPES[conv]
 
@@ -114,9 +114,9 @@ def _guard(c: ColumnPlan) -> tuple[list[tuple[str, str]], str | None]:
     tests.append(("class", f"typeof({raw}) NOT IN ({listed})"))
     if cls == "real" and "integer" in allowed:
         tests.append(("double", predicate("int_beyond_double", c.name)))
-    m = re.fullmatch(r"decimal\((\d+),(\d+)\)", c.convert)
-    if m:
-        tests.append(("scale", f"typeof({raw}) = 'real' AND CAST(printf('%.{m.group(2)}f', "
+    dec = decimal_of(c.convert)
+    if dec:
+        tests.append(("scale", f"typeof({raw}) = 'real' AND CAST(printf('%.{dec[1]}f', "
                                f"{raw}) AS REAL) <> {raw}"))
     driver = None
     if plain and cls in ("integer", "real"):
@@ -191,6 +191,10 @@ def table_query(t: TablePlan, after: TableProgress | None = None, guard: str = "
                                   order_by=t.rowid)
     key = quote_ident(t.tenant_order)
     where = None
+    if after.last_key is not None and not _is_literal(after.last_key):
+        raise TargetError(f"the recorded position of table {t.name!r} ({after.last_key[:40]!r})"
+                          " is not an SQLite literal; the bookkeeping was changed: start a new "
+                          "run without --resume.")
     if after.last_rowid is not None and after.last_key is not None:
         # after (last key, last rowid) in SQLite's order: NULL first, then the column's own
         # comparison (its affinity and collation), as ORDER BY sorts
@@ -201,6 +205,15 @@ def table_query(t: TablePlan, after: TableProgress | None = None, guard: str = "
                      f"{t.rowid} > {int(after.last_rowid)})")
     return reader.typed_query(t.name, [*exprs, (f"quote({key})", "text"), (t.rowid, "integer")],
                               where=where, order_by=f"{key}, {t.rowid}", sort=True)
+
+
+def _is_literal(text: str) -> bool:
+    """A single SQLite literal, as quote() writes one (it is pasted into the resumed read)."""
+    toks = sqltext.tokenize(text)
+    if toks and toks[0].kind == "op" and toks[0].text == "-":
+        toks = toks[1:]
+    return len(toks) == 1 and (toks[0].kind in ("number", "string", "blob")
+                               or toks[0].upper == "NULL")
 
 
 def _convert_batch(t: TablePlan, batch: pa.RecordBatch, schema: pa.Schema,

@@ -24,7 +24,16 @@ from psycopg import sql
 from transfer import pgtypes, sqlexpr, translate
 from transfer.catalog import affinity
 from transfer.errors import PlanError
-from transfer.model import CheckPlan, ColumnPlan, IndexPlan, Plan, TablePlan, TermPlan
+from transfer.model import (
+    FK_ACTIONS,
+    FK_DEFERRABLE,
+    CheckPlan,
+    ColumnPlan,
+    IndexPlan,
+    Plan,
+    TablePlan,
+    TermPlan,
+)
 
 
 def _r(c: sql.Composable) -> str:
@@ -70,13 +79,17 @@ def _carried(what: str, fn: Callable[..., T], *args: Any) -> T:
         return fn(*args)
     except sqlexpr.NotPortable as e:
         raise NotCarried(what, str(e)) from None
+    except RecursionError:  # (SQLite accepts expressions nested deeper than this parser)
+        raise NotCarried(what, "nested too deeply to translate") from None
+    except ValueError as e:  # (a literal Python cannot hold, e.g. thousands of digits)
+        raise NotCarried(what, f"a literal that cannot be read ({e})") from None
 
 
 def column_default(t: TablePlan, c: ColumnPlan) -> str | None:
     """The PostgreSQL default of a column, translated from SQLite's."""
     if c.default is None:
         return None
-    pg, why = translate.default(c.default, c.pg_type)
+    pg, why = translate.default(c.default, c.pg_type, c.declared)
     if pg is None:
         raise PlanError(f"the default of {t.name}.{c.name} ({c.default}) is not carried over "
                         f"({why}); plan again, or set it to null in the plan file.")
@@ -167,11 +180,8 @@ def indexes(t: TablePlan) -> list[Statement]:
     return out
 
 
-_ACTIONS = {a: a for a in ("RESTRICT", "CASCADE", "SET NULL", "SET DEFAULT")}
-_DEFERRABLE = {d: d for d in ("DEFERRABLE", "NOT DEFERRABLE", "DEFERRABLE INITIALLY DEFERRED",
-                              "DEFERRABLE INITIALLY IMMEDIATE",
-                              "NOT DEFERRABLE INITIALLY IMMEDIATE", "INITIALLY DEFERRED",
-                              "INITIALLY IMMEDIATE")}
+_ACTIONS = {a: a for a in FK_ACTIONS if a}
+_DEFERRABLE = {d: d for d in FK_DEFERRABLE if d}
 
 
 def foreign_keys(t: TablePlan) -> list[Statement]:
@@ -275,7 +285,7 @@ def post_data(plan: Plan) -> list[Statement]:
 def script(plan: Plan) -> str:
     """The whole DDL as one psql script (``plan --format sql``)."""
     lines = ["-- sqlite2pg plan: DDL for an empty database (psql -v ON_ERROR_STOP=1 -f FILE)"]
-    if any(c.pg_type == "citext" for t in plan.tables for c in t.columns):
+    if plan.uses_citext:
         lines += ["-- COLLATE NOCASE columns are citext", "CREATE EXTENSION IF NOT EXISTS citext;"]
     lines.append("-- pre-data: tables")
     lines += [s.sql + ";" for s in pre_data(plan)]

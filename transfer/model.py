@@ -162,6 +162,11 @@ class Plan:
     warnings: list[Note]
     not_carried: list[Note]  # triggers, SQLite-only views and checks, skipped tables
 
+    @property
+    def uses_citext(self) -> bool:
+        """Some column is citext (a COLLATE NOCASE column): the target needs the extension."""
+        return any(c.pg_type == "citext" for t in self.tables for c in t.columns)
+
     def table(self, name: str) -> TablePlan:
         for t in self.tables:
             if t.name == name:
@@ -305,8 +310,8 @@ def checked_plan(data: Any, where: str) -> Plan:
     return plan
 
 
-_ACTIONS = ("NO ACTION", "RESTRICT", "CASCADE", "SET NULL", "SET DEFAULT", "")
-_DEFERRABLE = ("", "DEFERRABLE", "NOT DEFERRABLE", "DEFERRABLE INITIALLY DEFERRED",
+FK_ACTIONS = ("NO ACTION", "RESTRICT", "CASCADE", "SET NULL", "SET DEFAULT", "")
+FK_DEFERRABLE = ("", "DEFERRABLE", "NOT DEFERRABLE", "DEFERRABLE INITIALLY DEFERRED",
                "DEFERRABLE INITIALLY IMMEDIATE", "NOT DEFERRABLE INITIALLY IMMEDIATE",
                "INITIALLY DEFERRED", "INITIALLY IMMEDIATE")
 _ROWIDS = ("rowid", "_rowid_", "oid")
@@ -326,13 +331,43 @@ def _name(value: Any, what: str) -> None:
 def allowed_reads(name: str, conversion: str) -> set[str]:
     """The read expressions this tool writes for column ``name`` read for ``conversion``."""
     q = quote_ident(name)
-    m = re.fullmatch(r"decimal\((\d+),(\d+)\)", conversion)
-    scale = int(m.group(2)) if m else None
-    return {read_as(f, q, scale) for f in READ_FORMS if f != "decimal" or m} | {
+    dec = decimal_of(conversion)
+    scale = dec[1] if dec else None
+    return {read_as(f, q, scale) for f in READ_FORMS if f != "decimal" or dec} | {
         n for n in _ROWIDS if n == name}
 
 
+DECIMAL = re.compile(r"decimal\((\d+),(\d+)\)")  # the conversion to numeric(p,s)
+STORAGE = ("null", "integer", "real", "text", "blob")
+
+
+def decimal_of(conversion: str) -> tuple[int, int] | None:
+    """(precision, scale) of a ``decimal(p,s)`` conversion, else None."""
+    m = DECIMAL.fullmatch(conversion)
+    return (int(m.group(1)), int(m.group(2))) if m else None
+
+
+def _conversion_fits(c: ColumnPlan, where: str) -> None:
+    """The conversion writes what the type holds (an edited numeric(10,1) with a decimal(10,2)
+    conversion would round silently)."""
+    dec = decimal_of(c.convert)
+    typ = pgtypes.parse(c.pg_type)
+    if dec is not None:
+        _need(1 <= dec[0] <= 76 and 0 <= dec[1] <= dec[0] and typ == pgtypes.PgType(
+            "numeric", dec), f"{where}: conversion {c.convert} does not write {c.pg_type}")
+        return
+    _need(c.convert in CONVERSIONS, f"{where}: unknown conversion {c.convert!r}")
+    if typ.name in ("timestamp", "timestamptz", "time", "timetz", "interval"):
+        _need(typ.mods in ((), (6,)), f"{where}: {c.pg_type} would round the microseconds "
+              "the conversion writes")
+    if typ.name == "numeric":
+        _need(not typ.mods, f"{where}: {c.pg_type} needs a decimal({','.join(map(str, typ.mods))})"
+              " conversion")
+
+
 def _check(plan: Plan) -> None:
+    _need(isinstance(plan.source, dict) and isinstance(plan.source.get("path", ""), str),
+          "its source is not an object with a path")
     for t in plan.tables:
         _name(t.pg_name, f"table {t.name!r}: name")
         _need(isinstance(t.name, str) and isinstance(t.rows, int), f"table {t.name!r}: name "
@@ -344,17 +379,21 @@ def _check(plan: Plan) -> None:
         pg_names = {c.pg_name for c in t.columns}
         _need(t.tenant_order is None or t.tenant_order in names,
               f"table {t.name!r}: tenant_order {t.tenant_order!r} is not a column")
+        _need(t.tenant_key is None or t.tenant_key in pg_names,
+              f"table {t.name!r}: tenant_key {t.tenant_key!r} is not a column")
         for c in t.columns:
             where = f"column {t.name}.{c.name}"
             _name(c.pg_name, f"{where}: name")
             c.pg_type = pgtypes.canonical(c.pg_type, f"{where}: type")
             _need(isinstance(c.nullable, bool) and isinstance(c.identity, bool),
                   f"{where}: nullable and identity are true or false")
-            _need(c.convert in CONVERSIONS or re.fullmatch(r"decimal\(\d+,\d+\)", c.convert)
-                  is not None, f"{where}: unknown conversion {c.convert!r}")
+            _conversion_fits(c, where)
+            _need(isinstance(c.storage, dict) and all(
+                k in STORAGE and type(n) is int for k, n in c.storage.items()),
+                f"{where}: storage counts are not those of SQLite's storage classes")
             _need(c.select in allowed_reads(c.name, c.convert),
                   f"{where}: the read expression {c.select!r} is not one this tool writes")
-            if c.sequence_name is not None:
+            if c.sequence_name is not None or c.identity:
                 _name(c.sequence_name, f"{where}: sequence")
         for k in [*t.pk, *(col for fk in t.foreign_keys for col in fk.columns)]:
             _need(k in pg_names, f"table {t.name!r}: key column {k!r} is not a column")
@@ -366,8 +405,8 @@ def _check(plan: Plan) -> None:
                   f"index {ix.pg_name!r}: unique and constraint are true or false")
         for fk in t.foreign_keys:
             _name(fk.pg_name, f"table {t.name!r}: foreign key name")
-            _need(fk.on_update in _ACTIONS and fk.on_delete in _ACTIONS
-                  and fk.deferrable in _DEFERRABLE and isinstance(fk.not_valid, bool),
+            _need(fk.on_update in FK_ACTIONS and fk.on_delete in FK_ACTIONS
+                  and fk.deferrable in FK_DEFERRABLE and isinstance(fk.not_valid, bool),
                   f"foreign key {fk.pg_name!r}: its actions are not PostgreSQL's")
             parent = next((p for p in plan.tables if p.pg_name == fk.ref_table), None)
             _need(parent is not None and all(r in {c.pg_name for c in parent.columns}

@@ -25,6 +25,7 @@ from transfer import plan as plan_mod
 from transfer import source as source_mod
 from transfer.errors import (
     BlockersFound,
+    ConflictError,
     Interrupted,
     PlanError,
     PostDataFailed,
@@ -63,7 +64,8 @@ class RunOptions:
     def recorded(self) -> dict[str, Any]:
         """What a resumed run keeps of these options (the run records them)."""
         return {"if_exists": self.if_exists, "verify": self.verify,
-                "reject_dir": str(self.reject_dir) if self.reject_dir else None}
+                "reject_dir": str(self.reject_dir) if self.reject_dir else None,
+                "include": self.include, "exclude": self.exclude}
 
 
 @dataclass
@@ -139,12 +141,13 @@ def run(source: Path, plan: PlanSource, opts: RunOptions,
             raise Interrupted(f"interrupted; the target schema is as it was; continue with "
                               f"'sqlite2pg run {source} --to ... --resume'.") from None
         except TransferError as e:
-            if isinstance(e, Interrupted | target.ServerTimeout | PostDataFailed) or (
+            if isinstance(e, Interrupted | target.ServerTimeout | PostDataFailed
+                          | ConflictError) or (
                     isinstance(e, TargetError) and _connection_lost(opts.dsn)):
                 # resumable: the work done so far stays (status lists it; clean drops it)
                 _record(lock, run_id, "loading", str(e))
                 if isinstance(e, TargetError) and not isinstance(
-                        e, target.ServerTimeout | PostDataFailed):
+                        e, target.ServerTimeout | PostDataFailed | ConflictError):
                     raise Interrupted(f"{e} The target schema is as it was; when the server "
                                       "is back, continue with 'sqlite2pg run ... --resume'."
                                       ) from None
@@ -238,17 +241,25 @@ def _resume(conn: Conn, r: state.Run, source: Path, opts: RunOptions, revised: P
                           "so it cannot be resumed; start a new run without --resume.")
     if r.source_identity.get("backup_of") == str(source.resolve()):
         source = Path(r.source)  # the run reads its backup: the snapshot it started from
+        if not source.is_file():
+            raise TargetError(f"run {r.run_id} read its backup {source}, which is gone, so it "
+                              "cannot be resumed; start a new run without --resume.")
     recorded = {k: v for k, v in r.source_identity.items() if k != "backup_of"}
     if snapshot_identity(source) != recorded:
         raise TargetError(f"{source} has changed since run {r.run_id} read it, so the rows "
                           "already copied may not match it; start a new run without --resume "
                           "('sqlite2pg clean' drops the old staging schema).")
     plan = model.stored_plan(r.plan, r.run_id)
+    _apply_recorded(opts, r)
     if opts.revise and revised is not None:
-        plan = model.revised(plan, revised() if callable(revised) else revised)
+        new = revised() if callable(revised) else revised
+        plan = model.revised(plan, _selected(new, opts))  # (the run's own selection)
         state.set_plan(conn, r.run_id, plan.to_json())
         log("        with the revised plan (its post-data replaces the recorded one)")
-    _apply_recorded(opts, r)
+    names = [t.pg_name for t in plan.tables] + [v.pg_name for v in plan.views]
+    clash = target.existing_relations(conn, opts.target_schema, names)
+    if clash and opts.if_exists != "replace":  # (before copying more: the switch would fail)
+        raise target.conflict_error(opts.target_schema, clash)
     log(f"        resuming run {r.run_id} in {r.staging_schema}, reading {source}")
     return r.run_id, r.staging_schema, plan, state.progress(conn, r.run_id), source
 
@@ -260,6 +271,8 @@ def _apply_recorded(opts: RunOptions, r: state.Run) -> None:
     opts.verify = bool(r.options.get("verify", opts.verify))
     if r.options.get("reject_dir"):
         opts.reject_dir = Path(str(r.options["reject_dir"]))
+    opts.include = [str(g) for g in r.options.get("include", opts.include)]
+    opts.exclude = [str(g) for g in r.options.get("exclude", opts.exclude)]
 
 
 def _verify_switched(conn: Conn, r: state.Run, opts: RunOptions, log: Callable[[str], None],
@@ -270,6 +283,13 @@ def _verify_switched(conn: Conn, r: state.Run, opts: RunOptions, log: Callable[[
     log(f"        run {r.run_id} was switched into {r.target_schema}; its final verify "
         "remains")
     source = Path(r.source)
+    recorded = {k: v for k, v in r.source_identity.items() if k != "backup_of"}
+    if not source.is_file() or snapshot_identity(source) != recorded:
+        raise TargetError(f"run {r.run_id} was switched, but {source} has changed (or is gone) "
+                          "since it was copied, so its final verify cannot compare the snapshot "
+                          "migrated; 'sqlite2pg verify' compares the source as it is now (rows "
+                          "written since are reported), and --backup keeps the snapshot for "
+                          "this.")
     result = RunResult([copier.TableResult(t.name, t.rows) for t in plan.tables],
                        {"check": time.perf_counter() - t0}, r.backup_schema, plan,
                        run_id=r.run_id)
@@ -289,7 +309,7 @@ def _load(source: Path, plan: Plan, opts: RunOptions, log: Callable[[str], None]
     else:
         log(f"STEP 3  create {len(names)} tables in staging schema {staging}")
         with target.connect(opts.dsn) as conn:
-            extension = target.citext_schema(conn, staging) if _uses_citext(plan) else None
+            extension = target.citext_schema(conn, staging) if plan.uses_citext else None
             conn.execute(sql.SQL("SET search_path TO {}, pg_catalog").format(
                 sql.SQL(", ").join(sql.Identifier(n) for n in dict.fromkeys(
                     [staging, *([extension] if extension else [])]))))
@@ -361,10 +381,6 @@ def say_decisions(plan: Plan, log: Callable[[str], None]) -> None:
             log(f"          {n.kind or 'decision':<12} {n}")
 
 
-def _uses_citext(plan: Plan) -> bool:
-    return any(c.pg_type == "citext" for t in plan.tables for c in t.columns)
-
-
 def copy_streams(jobs: int) -> int:
     """Copy streams for ``--jobs``: one per two jobs, since each keeps about two cores busy
     (its reader and converter here, its COPY in the server). On 2 cores, a second stream
@@ -399,8 +415,9 @@ def _progress_log(log: Callable[[str], None], plan: Plan,
 
 
 def _record(conn: Conn, run_id: str, run_state: str, message: str) -> None:
+    """The run stopped while loading (a run switched meanwhile stays switched)."""
     try:
-        state.set_state(conn, run_id, run_state, message)
+        state.set_state(conn, run_id, run_state, message, only_from="loading")
     except psycopg.Error:
         pass
 

@@ -18,11 +18,12 @@ from pathlib import Path
 from typing import Any
 
 from transfer import catalog as catalog_mod
-from transfer import ddl, faults, reader, source, sqlexpr, sqltext, timetext, translate
+from transfer import ddl, faults, reader, source, sqltext, timetext, translate
 from transfer import profile as profile_mod
 from transfer.catalog import Catalog, Column, Table
 from transfer.errors import PlanError
 from transfer.model import (
+    CONVERSIONS,
     PLAN_FORMAT,
     CheckPlan,
     ColumnPlan,
@@ -149,6 +150,7 @@ def _check_casts(cat: Catalog, casts: dict[str, str]) -> None:
                             "the SQLite names as 'plan' lists them.") from None
 
 
+CONVERSIONS_BUT_BYTES = [c for c in CONVERSIONS if c != "bytes"] + ["decimal"]
 # The profile kind whose trials tell whether the values fit a --cast type.
 CAST_KINDS = {"timestamp": "timestamp", "timestamptz": "timestamp", "date": "date",
               "jsonb": "json", "json": "json", "boolean": "boolean", "numeric": "numeric",
@@ -309,17 +311,22 @@ class Planner:
             plan.cast = forced
             tried = "json" if forced.lower().strip() == "json" else plan.convert
             misfit = cp.fits.get(tried) is False  # the profile tried it: a value failed
-            if plan.convert.startswith("text_int") and cp.n("real"):
-                misfit = True  # (a real reads as its text, 1.0: no integer)
             if plan.convert.startswith("decimal") and cp.numeric_fit is not None:
                 misfit = cp.numeric_fit < cp.non_null
+            rows = cp.fail_rows.get(tried) or (self.rows_where(t, c, _misfit_sql(tried, c.name))
+                                               if misfit and tried in _FITS_SQL else [])
+            for cls, refused in (("real", ("int64", "int32", "int16", "text_int64",
+                                           "text_int32", "text_int16")),
+                                 ("blob", tuple(CONVERSIONS_BUT_BYTES))):
+                # (a real is no integer, nor is its text 1.0; bytes are no number or text)
+                if cp.n(cls) and plan.convert in refused:
+                    misfit = True
+                    rows = rows or self.rows_where(t, c, predicate(cls, c.name))
             if misfit:
                 self.blockers.append(Note(t.name, c.name, f"--cast {forced}: some values do "
                                           "not convert, so run would stop; cast to another "
                                           "type or fix the rows",
-                                          cp.fail_rows.get(tried) or (self.rows_where(
-                                              t, c, _misfit_sql(tried, c.name))
-                                              if tried in _FITS_SQL else []), kind="blocker"))
+                                          rows, kind="blocker"))
         if plan.decision:
             rows = list(dict.fromkeys(r for rs in cp.fail_rows.values() for r in rs))[:3]
             if cp.invalid_utf8_example:
@@ -442,7 +449,7 @@ class Planner:
                ) -> tuple[str, str, str, str | None]:
         q = quote_ident(c.name)
         base = cast_base(forced)
-        conv = {"bigint": "int64", "integer": "int32", "int": "int32", "smallint": "int16",
+        conv = {"bigint": "int64", "integer": "int32", "smallint": "int16",
                 "double precision": "float64", "boolean": "bool", "text": "text",
                 "varchar": "text", "bytea": "bytes", "timestamp": "timestamp",
                 "timestamptz": "timestamptz", "date": "date", "jsonb": "jsonb", "json": "text",
@@ -523,7 +530,8 @@ class Planner:
             terms = [TermPlan(term.column, term.expression, term.desc,
                               term.collation if term.collation in ("NOCASE", "RTRIM") else None)
                      for term in idx.terms]
-            plain = all(term.column and not term.desc and not term.collation for term in terms)
+            plain = all(term.column and not term.desc and not term.collation
+                        and tp.column(term.column).pg_type != "citext" for term in terms)
             unique = idx.unique and not (idx.origin == "pk" and merged_pk)
             if unique and idx.origin != "pk" and all(term.column for term in idx.terms) and (
                     merged := self.merged_keys(t, tp, [str(term.column) for term in idx.terms])):
@@ -552,13 +560,14 @@ class Planner:
                                           kind="name"))
             tp.indexes.append(ix)
         for i, check in enumerate(t.checks, 1):
+            ck = CheckPlan(pg_name=f"{tp.pg_name}_check{i}", source=check)
             try:  # (translated as the run will: what it refuses is not carried)
-                sqlexpr.translate_check(check, ddl.table_info(tp))
-            except sqlexpr.NotPortable as e:
+                ddl.checks(replace(tp, checks=[ck]))
+            except ddl.NotCarried as e:
                 self.not_carried.append(Note(t.name, None, f"CHECK ({check}) is not carried "
-                                             f"over: {e}", kind="not carried"))
+                                             f"over: {e.reason}", kind="not carried"))
                 continue
-            ck = CheckPlan(pg_name=self.names.claim(f"{tp.pg_name}_check{i}"), source=check)
+            ck.pg_name = self.names.claim(ck.pg_name)
             violating = self.violations(t, check)
             if violating:
                 ck.not_valid = True

@@ -129,15 +129,18 @@ def create_run(conn: Conn, run_id: str, source: str, identity: dict[str, Any],
 
 
 def set_state(conn: Conn, run_id: str, state: str, message: str | None = None,
-              **fields: str | None) -> None:
+              only_from: str | None = None, **fields: str | None) -> None:
+    """Set a run's state (``only_from``: only if it is in that state now)."""
     sets: list[sql.Composable] = [sql.SQL("state = %s"), sql.SQL("updated_at = now()"),
                                   sql.SQL("message = %s")]
     params: list[Any] = [state, message]
     for k, v in fields.items():
         sets.append(sql.SQL("{} = %s").format(sql.Identifier(k)))
         params.append(v)
-    conn.execute(sql.SQL("UPDATE {}.runs SET {} WHERE run_id = %s").format(
-        sql.Identifier(SCHEMA), sql.SQL(", ").join(sets)), [*params, run_id])
+    guard = sql.SQL(" AND state = %s" if only_from else "")
+    conn.execute(sql.SQL("UPDATE {}.runs SET {} WHERE run_id = %s{}").format(
+        sql.Identifier(SCHEMA), sql.SQL(", ").join(sets), guard),
+        [*params, run_id, *([only_from] if only_from else [])])
 
 
 def set_plan(conn: Conn, run_id: str, plan_json: str) -> None:

@@ -311,6 +311,10 @@ def citext_schema(conn: Conn, staging: str) -> str:
     schema; the switch moves it into the target schema)."""
     row = conn.execute("SELECT n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = "
                        "e.extnamespace WHERE e.extname = 'citext'").fetchone()
+    if row is not None and str(row[0]).startswith(STAGING_PREFIX) and row[0] != staging:
+        # (its columns would go with that schema when it is cleaned or its run fails)
+        raise TargetError(f"the citext extension lives in {row[0]}, the staging schema of "
+                          "another run; resume that run (or 'sqlite2pg clean') first.")
     if row is not None:
         return str(row[0])
     try:

@@ -190,7 +190,9 @@ def _ts_texts(arr: pa.Array) -> pa.Array:
         return pa.array([None if v is None else ts_micros(v) for v in arr.to_pylist()],
                         pa.string())
     safe = pc.if_else(fast, arr, "1970-01-01 00:00:00")
-    days, ok = _days(_part(safe, 0, 4), _part(safe, 5, 7), _part(safe, 8, 10))
+    year = _part(safe, 0, 4)
+    days, ok = _days(year, _part(safe, 5, 7), _part(safe, 8, 10))
+    ok = pc.and_(ok, pc.greater_equal(year, 1))  # (the grammar's years: 0001 to 9999)
     h, mi, sec = _part(safe, 11, 13), _part(safe, 14, 16), _part(safe, 17, 19)
     ok = pc.and_(ok, pc.and_(pc.less(h, 24), pc.and_(pc.less(mi, 60), pc.less(sec, 60))))
     frac = pc.utf8_slice_codeunits(safe, 20, 26)
