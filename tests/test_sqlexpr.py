@@ -19,6 +19,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
+from transfer.catalog import affinity
 from transfer.sqlexpr import (
     ColumnInfo,
     NotPortable,
@@ -261,20 +262,6 @@ VIEWS_REFUSED = [
 
 
 # -- helpers -------------------------------------------------------------------------------
-def affinity(declared: str) -> str:
-    """SQLite's affinity rule (datatype3.html 3.1), written out for the test."""
-    d = declared.upper()
-    if "INT" in d:
-        return "INTEGER"
-    if any(w in d for w in ("CHAR", "CLOB", "TEXT")):
-        return "TEXT"
-    if "BLOB" in d or not d.strip():
-        return "BLOB"
-    if any(w in d for w in ("REAL", "FLOA", "DOUB")):
-        return "REAL"
-    return "NUMERIC"
-
-
 def table_info(lite: sqlite3.Connection, table: str, pg_name: str, columns: Columns
                ) -> TableInfo:
     infos = {}

@@ -59,32 +59,23 @@ _INT_TEXT = r"^-?[0-9]+$"
 _REAL_TEXT = r"^(-?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?|-?Inf)$"
 
 
-def _numbers_of_text(arr: pa.Array, pattern: str, typ: pa.DataType, what: str) -> pa.Array:
-    text = pc.cast(arr, pa.string())
-    if pc.sum(pc.fill_null(pc.match_substring_regex(text, pattern), False)).as_py() != \
-            len(text) - text.null_count:
-        raise ConversionError(f"a text that is not {what}")
-    return pc.cast(text, typ)
+def _numbers_of_text(pattern: str, typ: pa.DataType, what: str
+                     ) -> Callable[[pa.Array], pa.Array]:
+    @_checked
+    def run(arr: pa.Array) -> pa.Array:
+        text = pc.cast(arr, pa.string())
+        if pc.sum(pc.fill_null(pc.match_substring_regex(text, pattern), False)).as_py() != \
+                len(text) - text.null_count:
+            raise ConversionError(f"a text that is not {what}")
+        return pc.cast(text, typ)
+
+    return run
 
 
-@_checked
-def text_to_int64(arr: pa.Array) -> pa.Array:
-    return _numbers_of_text(arr, _INT_TEXT, pa.int64(), "a decimal integer")
-
-
-@_checked
-def text_to_int32(arr: pa.Array) -> pa.Array:
-    return _numbers_of_text(arr, _INT_TEXT, pa.int32(), "a decimal integer")
-
-
-@_checked
-def text_to_int16(arr: pa.Array) -> pa.Array:
-    return _numbers_of_text(arr, _INT_TEXT, pa.int16(), "a decimal integer")
-
-
-@_checked
-def text_to_float64(arr: pa.Array) -> pa.Array:
-    return _numbers_of_text(arr, _REAL_TEXT, pa.float64(), "a decimal number")
+text_to_int64 = _numbers_of_text(_INT_TEXT, pa.int64(), "a decimal integer")
+text_to_int32 = _numbers_of_text(_INT_TEXT, pa.int32(), "a decimal integer")
+text_to_int16 = _numbers_of_text(_INT_TEXT, pa.int16(), "a decimal integer")
+text_to_float64 = _numbers_of_text(_REAL_TEXT, pa.float64(), "a decimal number")
 
 
 @_checked
