@@ -105,15 +105,36 @@ def plan(
     sample: SampleOpt = SAMPLE_ROWS,
     order: Annotated[RowOrder, typer.Option("--order", help=ORDER_HELP)] = RowOrder.TENANT,
     nocase: NocaseOpt = Nocase.CITEXT,
+    data_only: DataOnlyOpt = False,
+    to: DsnOpt = None,
+    target_schema: Annotated[str, typer.Option("--target-schema", help="With --data-only: "
+                                               "the schema holding the application's "
+                                               "tables.")] = "public",
+    truncate: TruncateOpt = False,
+    interval_unit: IntervalUnitOpt = None,
 ) -> None:
-    """Preview the PostgreSQL schema and every type decision; needs no PostgreSQL.
+    """Preview the PostgreSQL schema and every type decision; needs no PostgreSQL. With
+    --data-only --to DSN: how each value loads into the application's own tables, read from
+    the target's catalog, and every value it could not take.
 
     Exit code 1 when the plan has blockers (what 'run' would fail on).
     """
-    from transfer import ddl, model, report
+    from transfer import dataonly, ddl, model, report, target
     from transfer import plan as plan_mod
     from transfer.typemap import load_type_map
 
+    if data_only:
+        try:
+            into = dataonly.plan_into(source, target.resolve_dsn(to), target_schema,
+                                      interval_unit=_unit(interval_unit), truncate=truncate)
+        except TransferError as e:
+            _fail(e)
+            return
+        typer.echo(into.to_json() if format is PlanFormat.json
+                   else "\n".join(dataonly.report_lines(into)))
+        if into.blockers:
+            raise typer.Exit(int(ExitCode.DIFFERENCES))
+        return
     try:
         p = plan_mod.build_plan(source, load_type_map(type_map), _casts(cast), sample,
                                 JOBS, nocase.value).ordered(order.value)
@@ -168,6 +189,29 @@ class _Bars:
             self.shown = False
 
 
+class IntervalUnit(StrEnum):
+    MICROSECONDS = "microseconds"
+    MILLISECONDS = "milliseconds"
+    SECONDS = "seconds"
+    DATETIME = "datetime"
+
+
+DataOnlyOpt = Annotated[bool, typer.Option(
+    "--data-only", help="Load the rows into the tables the application's own migrations made "
+    "(their column types decide the conversions).")]
+TruncateOpt = Annotated[bool, typer.Option(
+    "--truncate", help="With --data-only: empty the application's tables (rows its migrations "
+    "wrote) in the load's own transaction, so the source's rows win.")]
+IntervalUnitOpt = Annotated[IntervalUnit | None, typer.Option(
+    "--interval-unit", help="With --data-only: what an integer in a column loaded into an "
+    "interval counts (default: the framework the file shows; Django: microseconds); "
+    "datetime: a datetime past 1970-01-01 (SQLAlchemy's Interval).", show_default=False)]
+
+
+def _unit(unit: IntervalUnit | None) -> str | None:
+    return unit.value if unit is not None else None
+
+
 class OnError(StrEnum):
     STOP = "stop"
     REJECT = "reject"
@@ -204,8 +248,9 @@ def run(
                                                       "this glob (repeatable).")] = None,
     schema_only: Annotated[bool, typer.Option("--schema-only", help="Create the schema, copy "
                                               "no rows.")] = False,
-    data_only: Annotated[bool, typer.Option("--data-only", help="Copy rows into existing "
-                                            "tables.")] = False,
+    data_only: DataOnlyOpt = False,
+    truncate: TruncateOpt = False,
+    interval_unit: IntervalUnitOpt = None,
     report_file: Annotated[Path | None, typer.Option("--report", help="Write the summary as "
                                                      "JSON to this file.")] = None,
     no_verify: Annotated[bool, typer.Option("--no-verify", help="Skip the final comparison "
@@ -258,9 +303,9 @@ def run(
         typer.echo("sqlite2pg: error: --schema-only and --data-only exclude each other; "
                    "choose one.", err=True)
         raise typer.Exit(int(ExitCode.USAGE))
-    if resume and (schema_only or data_only):
-        typer.echo("sqlite2pg: error: --resume continues a full run; leave out --schema-only "
-                   "and --data-only.", err=True)
+    if resume and schema_only:
+        typer.echo("sqlite2pg: error: --resume continues a run that copies rows; leave out "
+                   "--schema-only.", err=True)
         raise typer.Exit(int(ExitCode.USAGE))
 
     bars = _Bars() if sys.stderr.isatty() and not quiet else None
@@ -296,16 +341,17 @@ def run(
                                    verify=not no_verify, resume=resume, backup_dir=backup,
                                    progress=bars.update if bars is not None else None,
                                    reject_dir=reject_dir if on_error is OnError.REJECT
-                                   else None)
+                                   else None, truncate=truncate,
+                                   interval_unit=_unit(interval_unit))
         opts.revise = bool(plan_file is not None or cast or type_map or order
                            or nocase is not Nocase.CITEXT)
         result = pipeline.run(source, make_plan, opts, log)
     except TransferError as e:
         _fail(e)
         return
-    planned = timings.get("plan", 0.0)
-    result.steps["plan"] = planned
-    result.steps["total"] = result.steps.get("total", 0.0) + planned
+    if "plan" in timings:  # (planned here, before the run's own clock started)
+        result.steps["plan"] = timings["plan"]
+        result.steps["total"] = result.steps.get("total", 0.0) + timings["plan"]
     verdicts = {v.table: v for v in result.verified.tables} if result.verified else {}
     rejected = sum(r.rejected for r in result.tables)
     typer.echo(f"{'table':<32} {'rows':>10} {'MiB':>8} {'seconds':>8} {'verified':>9}"

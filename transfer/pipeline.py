@@ -20,7 +20,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from transfer import copier, ddl, faults, model, postdata, state, target, verify
+from transfer import copier, dataonly, ddl, faults, model, postdata, state, target, verify
 from transfer import plan as plan_mod
 from transfer import source as source_mod
 from transfer.errors import (
@@ -55,6 +55,8 @@ class RunOptions:
     resume: bool = False
     any_schema: bool = False
     revise: bool = False  # resuming, the plan given revises the recorded one (post-data)
+    truncate: bool = False  # --data-only: empty the application's tables in the load's tx
+    interval_unit: str | None = None  # --data-only: the unit of integer durations
     backup_dir: Path | None = None  # keep the migrated snapshot here (and read it from there)
     # (table, its rows so far, its planned rows, all rows so far, all planned rows): a
     # terminal's progress bars; without it, a plain line per table every 2 s
@@ -102,7 +104,7 @@ def run(source: Path, plan: PlanSource, opts: RunOptions,
     t0 = time.perf_counter()
     make = plan if callable(plan) else (lambda: _given(plan))
     if opts.data_only:
-        return _data_only(source, _selected(make(), opts), opts, log, t0)
+        return _data_only(source, opts, log, t0)
     if not opts.resume:
         chosen = _selected(make(), opts)  # (blockers and selection: before any connection)
     log(f"STEP 2  check target {target.show(opts.dsn)}")
@@ -461,23 +463,31 @@ def _verify(source: Path, plan: Plan, opts: RunOptions, result: RunResult,
     result.steps["verify"] = time.perf_counter() - start
 
 
-def _data_only(source: Path, plan: Plan, opts: RunOptions, log: Callable[[str], None],
+def _data_only(source: Path, opts: RunOptions, log: Callable[[str], None],
                t0: float) -> RunResult:
-    """Append rows into existing tables (one COPY transaction per table)."""
-    log(f"STEP 2  check target {target.show(opts.dsn)}")
-    names = [t.pg_name for t in plan.tables]
-    with target.connect(opts.dsn, autocommit=True) as conn:
-        missing = set(names) - set(target.existing_relations(conn, opts.target_schema, names))
-    if missing:
-        raise TargetError(f"--data-only needs the tables to exist in {opts.target_schema!r}; "
-                          f"missing: {', '.join(sorted(missing))}.")
-    log(f"STEP 4  copy rows into existing tables of {opts.target_schema}")
-    results = copier.Copier(source, opts.dsn, opts.target_schema, plan.tables,
-                            opts.batch_rows).run()
-    result = RunResult(results, {}, None, plan)
+    """Load into the application's own schema (transfer.dataonly)."""
+    log(f"STEP 1  plan the load into schema {opts.target_schema} of {target.show(opts.dsn)}")
+    plan = dataonly.plan_into(source, opts.dsn, opts.target_schema, opts.include,
+                              opts.exclude, opts.interval_unit, opts.truncate)
+    steps = {"plan": time.perf_counter() - t0}
+    for n in plan.warnings:
+        log(f"          {n.kind or 'decision':<12} {n}")
+    start = time.perf_counter()
+    log(f"STEP 4  copy rows ({sum(t.rows for t in plan.tables)} planned) into staging tables "
+        "of the target's own types")
+    copied = dataonly.load(source, plan, opts.dsn, opts.truncate, opts.resume, log)
+    steps["load"] = time.perf_counter() - start
+    model_plan = dataonly.verify_plan(plan)
+    result = RunResult([copier.TableResult(t.name, copied.get(t.name, 0),
+                                           read=copied.get(t.name, 0)) for t in plan.tables],
+                       steps, None, model_plan)
     if opts.verify:
-        _verify(source, plan, opts, result, log)
-    result.steps["total"] = time.perf_counter() - t0
+        start = time.perf_counter()
+        log("STEP 7  verify row counts and checksums, through the target's types")
+        result.verified = verify.verify(source, model_plan, opts.dsn, opts.target_schema,
+                                        batch_rows=opts.batch_rows, jobs=opts.jobs)
+        steps["verify"] = time.perf_counter() - start
+    steps["total"] = time.perf_counter() - t0
     return result
 
 
@@ -508,6 +518,10 @@ def plan_for_verify(source: Path, dsn: str, schema: str, plan_file: Path | None,
                                                       r.source_identity.get("backup_of"))]
     except psycopg.Error as e:
         raise target.describe(e, dsn) from None
+    if recorded and recorded[0].options.get("data_only"):
+        # (the application's schema decides the types: read again from its catalog)
+        return dataonly.verify_plan(dataonly.plan_into(
+            source, dsn, schema, truncate=True, profile=False))
     if recorded and not kwargs.get("casts"):
         plan = model.stored_plan(recorded[0].plan, recorded[0].run_id)
         if not plan.tables:

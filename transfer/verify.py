@@ -62,6 +62,8 @@ from transfer.sqltext import quote_ident
 # -- canonical kinds ------------------------------------------------------------------
 INT, FLOAT, BOOL, TEXT, BYTES, TS, DATE, NUMERIC, JSONB, OTHER = (
     "int", "float", "bool", "text", "bytes", "ts", "date", "numeric", "jsonb", "other")
+# kinds of an application's own schema (run --data-only)
+UUID, INTERVAL, TIME, INET = "uuid", "interval", "time", "inet"
 
 
 def kind_of(pg_type: str) -> str:
@@ -84,6 +86,14 @@ def kind_of(pg_type: str) -> str:
         return NUMERIC
     if t == "jsonb":
         return JSONB
+    if t == "uuid":
+        return UUID
+    if t.startswith("interval"):
+        return INTERVAL
+    if t.startswith("time without") or t == "time" or t.startswith("time("):
+        return TIME
+    if t in ("inet", "cidr"):
+        return INET
     return OTHER
 
 
@@ -102,6 +112,10 @@ def pg_value_text(col: sql.Composable, kind: str) -> sql.Composable:
         NUMERIC: "{c}::text",
         JSONB: "{c}::text",
         OTHER: "{c}::text",
+        UUID: "replace({c}::text, '-', '')",
+        INTERVAL: "(extract(epoch FROM {c}) * 1000000)::bigint::text",
+        TIME: "(extract(epoch FROM {c}) * 1000000)::bigint::text",
+        INET: "host({c}) || '/' || masklen({c})",
     }
     return sql.SQL(templates[kind]).format(c=col)
 
@@ -379,7 +393,7 @@ def source_value_text(arr: pa.Array, col: ColumnPlan, kind: str) -> pa.Array:
         good = pc.if_else(pc.or_(is_text, pc.or_(is_int, is_real)), payload, None)
     elif kind == BYTES:
         good = pc.utf8_lower(payload)
-    elif kind == TS and not col.convert.startswith("epoch_"):
+    elif kind == TS and not col.convert.startswith("epoch_") and not pc.any(is_int).as_py():
         good = pc.if_else(is_text, _ts_texts(pc.if_else(is_text, payload, None)), None)
     else:
         fn = _per_value(col, kind)
@@ -401,8 +415,20 @@ def _classes(masks: dict[str, pa.Array], n: int) -> list[str]:
 def _per_value(col: ColumnPlan, kind: str) -> Callable[[str, str], str]:
     """Canonical text of one (storage class, payload), for the kinds done value by value."""
     if kind == TS:  # epoch seconds or milliseconds
-        scale = 1_000 if col.convert.startswith("epoch_ms_") else 1_000_000
-        return lambda c, v: str(int(v) * scale) if c == "integer" else UNEQUAL + v
+        if col.convert.startswith("epoch_"):
+            scale = 1_000 if col.convert.startswith("epoch_ms_") else 1_000_000
+            return lambda c, v: str(int(v) * scale) if c == "integer" else UNEQUAL + v
+        return lambda c, v: _epoch_by_range(int(v)) if c == "integer" else ts_micros(v) \
+            if c == "text" else UNEQUAL + v
+    if kind == UUID:
+        return lambda c, v: _uuid_hex(c, v)
+    if kind == INTERVAL:
+        unit = col.convert.partition(":")[2]
+        return lambda c, v: _interval_micros(c, v, unit)
+    if kind == TIME:
+        return lambda c, v: _clock_micros(v) if c == "text" else UNEQUAL + v
+    if kind == INET:
+        return lambda c, v: _inet_text(v) if c == "text" else UNEQUAL + v
     if kind == DATE:
         return lambda c, v: date_days(v) if c == "text" else UNEQUAL + v
     if kind == NUMERIC:
@@ -416,6 +442,62 @@ def _per_value(col: ColumnPlan, kind: str) -> Callable[[str, str], str]:
         return lambda c, v: _bool_text(int(v) if c == "integer" else v) \
             if c in ("integer", "text") else UNEQUAL + v
     return lambda c, v: UNEQUAL + v
+
+
+# The conventions of an application's own schema, as the README states them, written here
+# on their own (not the loader's code).
+def _epoch_by_range(n: int) -> str:
+    """Epoch seconds (1973 to 2100) or milliseconds (the same instants), by the range."""
+    if 100_000_000 <= n <= 4_102_444_800:
+        return str(n * 1_000_000)
+    if 100_000_000_000 <= n <= 4_102_444_800_000:
+        return str(n * 1_000)
+    return UNEQUAL + str(n)
+
+
+def _uuid_hex(cls: str, v: str) -> str:
+    h = v.lower().replace("-", "") if cls == "text" and len(v) == 36 else v.lower()
+    ok = cls in ("text", "blob") and re.fullmatch(r"[0-9a-f]{32}", h) is not None
+    return h if ok else UNEQUAL + v
+
+
+_ISO_DURATION = re.compile(r"(-)?P(?:(\d+)W)?(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?"
+                           r"(?:(\d+)(?:\.(\d{1,6}))?S)?)?", re.ASCII)
+
+
+def _interval_micros(cls: str, v: str, unit: str) -> str:
+    scale = {"microseconds": 1, "milliseconds": 1_000, "seconds": 1_000_000}.get(unit)
+    if cls == "integer" and scale:
+        return str(int(v) * scale)
+    m = _ISO_DURATION.fullmatch(v) if cls == "text" else None
+    if m and v not in ("P", "-P", "PT", "-PT"):
+        sign, w, d, h, mi, s, frac = m.groups()
+        seconds = ((int(w or 0) * 7 + int(d or 0)) * 86400 + int(h or 0) * 3600
+                   + int(mi or 0) * 60 + int(s or 0))
+        micros = seconds * 1_000_000 + int((frac or "").ljust(6, "0"))
+        return str(-micros if sign else micros)
+    if cls == "text" and unit == "datetime":  # a datetime past 1970-01-01
+        at = ts_micros(v)
+        return at if not at.startswith(UNEQUAL) else UNEQUAL + v
+    return UNEQUAL + v
+
+
+def _clock_micros(v: str) -> str:
+    m = re.fullmatch(r"(\d\d):(\d\d)(?::(\d\d)(?:\.(\d{1,6}))?)?", v, re.ASCII)
+    if not m or int(m[1]) > 23 or int(m[2]) > 59 or int(m[3] or 0) > 59:
+        return UNEQUAL + v
+    return str(((int(m[1]) * 60 + int(m[2])) * 60 + int(m[3] or 0)) * 1_000_000
+               + int((m[4] or "").ljust(6, "0")))
+
+
+def _inet_text(v: str) -> str:
+    import ipaddress
+
+    try:
+        iface = ipaddress.ip_interface(v)
+    except ValueError:
+        return UNEQUAL + v
+    return f"{iface.ip}/{iface.network.prefixlen}"
 
 
 def _valid_utf8(arr: pa.Array) -> pa.Array:
