@@ -125,3 +125,109 @@ def test_a_killed_load_leaves_the_schema_as_it_was_and_resumes(
     assert resumed.returncode == 0, resumed.stderr
     assert "resuming the load" in resumed.stderr
     assert counts() == {"shop_item": 3, "shop_tenant": 2, "django_content_type": 6}
+
+
+def same(a: object, b: object) -> bool:
+    """Equal values of equal Python types, where only the ORM's own SQLite mapping differs:
+    SQLAlchemy reads a DateTime(timezone=True) from SQLite without its zone (it is UTC),
+    Peewee a Decimal without the scale the column declares (12.5 for 12.50)."""
+    import datetime as dt
+
+    def norm(v: object) -> object:
+        if isinstance(v, dict):
+            return {k: norm(x) for k, x in v.items()}
+        if isinstance(v, list | tuple):
+            return [norm(x) for x in v]
+        if isinstance(v, dt.datetime) and v.tzinfo is not None:
+            return v.astimezone(dt.UTC).replace(tzinfo=None)
+        return v
+
+    return norm(a) == norm(b)
+
+
+def _orm(dsn: str) -> str:
+    import psycopg.conninfo
+
+    p = psycopg.conninfo.conninfo_to_dict(dsn)
+    return (f"postgresql+psycopg://{p.get('user', '')}@{p.get('host', '')}:{p.get('port', '')}"
+            f"/{p['dbname']}")
+
+
+def test_sqlalchemy_and_alembic_work_after_a_data_only_load(tmp_path: Path,
+                                                            pg_dsn: str) -> None:
+    import datetime as dt
+    import decimal
+
+    import sqlalchemy as sa
+    from alembic.migration import MigrationContext
+    from alembic.operations import Operations
+    from sqlalchemy.orm import Session
+
+    sys.path.insert(0, str(APPS))
+    import sa_shop
+
+    stamp = [sa.text("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL "
+                     "PRIMARY KEY)"), sa.text("INSERT INTO alembic_version VALUES ('0001')")]
+    db = tmp_path / "sa.db"
+    lite = sa.create_engine(f"sqlite:///{db}")
+    pg = sa.create_engine(_orm(pg_dsn))
+    for engine in (lite, pg):  # the schema, as the application (and alembic) made it
+        sa_shop.Base.metadata.create_all(engine)
+        with engine.begin() as conn:
+            for statement in stamp:
+                conn.execute(statement)
+    with Session(lite) as s:
+        sa_shop.fill(s)
+    lite.dispose()
+    run = sqlite2pg("run", str(db), "--to", pg_dsn, "--data-only", "--truncate")
+    assert run.returncode == 0, run.stderr + run.stdout
+    with Session(sa.create_engine(f"sqlite:///{db}")) as s:
+        before = sa_shop.dump(s)
+    with Session(pg) as s:
+        assert same(sa_shop.dump(s), before)
+        item = s.scalars(sa.select(sa_shop.Item).where(
+            sa_shop.Item.status == sa_shop.Status.live)).one()
+        assert item.took == dt.timedelta(days=1, microseconds=5)
+        tenant = s.scalars(sa.select(sa_shop.Tenant).where(
+            sa_shop.Tenant.uid == s.get(sa_shop.Tenant, 1).uid)).one()  # type: ignore[union-attr]
+        assert tenant.name == "Acme" and tenant.created.tzinfo is not None
+        assert s.scalar(sa.select(sa.func.sum(sa_shop.Item.price))) == decimal.Decimal("12.60")
+        s.add(sa_shop.Tenant(name="Gamma", created=dt.datetime.now(dt.UTC)))
+        s.flush()
+        assert s.scalar(sa.select(sa.func.max(sa_shop.Tenant.id))) == 3  # ids continue
+        s.commit()
+    with pg.begin() as conn:  # the next migration: names as the application made them
+        ops = Operations(MigrationContext.configure(conn))
+        ops.add_column("items", sa.Column("sku", sa.String(20), server_default=""))
+        ops.drop_constraint("uq_tenants_uid", "tenants", type_="unique")
+        ops.drop_constraint("fk_items_tenant_id_tenants", "items", type_="foreignkey")
+    assert sqlite2pg("verify", str(db), "--to", pg_dsn, "--tables", "tenants").returncode == 1
+
+
+def test_peewee_works_after_a_data_only_load(tmp_path: Path, pg_dsn: str) -> None:
+    import peewee
+
+    sys.path.insert(0, str(APPS))
+    import peewee_shop
+
+    db = tmp_path / "pw.db"
+    params = psycopg.conninfo.conninfo_to_dict(pg_dsn)
+    lite = peewee.SqliteDatabase(str(db))
+    pg = peewee.PostgresqlDatabase(params["dbname"], user=params.get("user"),
+                                   host=params.get("host"), port=params.get("port"))
+    for database in (lite, pg):
+        peewee_shop.proxy.initialize(database)
+        database.create_tables([peewee_shop.Tenant, peewee_shop.Item])
+    peewee_shop.proxy.initialize(lite)
+    peewee_shop.fill()
+    before = peewee_shop.dump()
+    lite.close()
+    run = sqlite2pg("run", str(db), "--to", pg_dsn, "--data-only")
+    assert run.returncode == 0, run.stderr + run.stdout
+    peewee_shop.proxy.initialize(pg)
+    assert same(peewee_shop.dump(), before)
+    acme = peewee_shop.Tenant.get(peewee_shop.Tenant.name == "Acme")
+    item = peewee_shop.Item.create(tenant=acme, price="3.25", active=True)  # a save works
+    assert item.id == 3 and peewee_shop.Item.select().where(
+        peewee_shop.Item.active == False).count() == 1  # noqa: E712
+    pg.close()
