@@ -57,6 +57,15 @@ def test_readme_type_tables_are_generated_from_the_type_map() -> None:
     assert section == markdown_table(load_type_map()), "run scripts/type_table"
 
 
+def test_readme_target_table_is_generated_from_the_target_rules() -> None:
+    from transfer import targetconv
+
+    readme = (ROOT / "README.md").read_text()
+    assert targetconv.README_BEGIN in readme, "run scripts/type_table"
+    section = readme.split(targetconv.README_BEGIN, 1)[1].split(targetconv.README_END, 1)[0]
+    assert section.strip() == targetconv.markdown_table(targetconv.load_rules())
+
+
 @pytest.mark.parametrize("declared", sorted({d for d, _i in CASES} | {
     "", "FLOATING POINT", "DOUBLE PRECISION", "REAL", "FLOAT8", "CHARINT", "BLOBBY", "DECIMAL"}))
 def test_affinity_is_sqlites(declared: str) -> None:

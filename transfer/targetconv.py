@@ -68,6 +68,26 @@ def load_rules() -> Rules:
                               for f in data.get("framework", [])))
 
 
+README_BEGIN = "<!-- target types: generated from type_maps/target.toml by scripts/type_table -->"
+README_END = "<!-- end of target types -->"
+
+
+def markdown_table(rules: Rules) -> str:
+    """The rules as the README's table (the README is tested against it)."""
+    def cell(text: str) -> str:
+        return text.replace("|", "\\|")
+
+    lines = ["| target column type | takes from SQLite | how |", "|---|---|---|"]
+    for r in rules.rules:
+        types = ", ".join(f"`{t}`" if t != "enum" else "any enum" for t in r.types)
+        lines.append(f"| {types} | {cell(r.accepts)} | {cell(r.reason)} |")
+    frameworks = ", ".join(
+        f"{f.name} ({' + '.join(f'`{t}`' for t in f.tables)}"
+        + (f"; durations stored as: {f.interval}" if f.interval else "") + ")"
+        for f in rules.frameworks)
+    return "\n".join([*lines, "", f"Frameworks told by their tables: {frameworks}."])
+
+
 @dataclass(frozen=True)
 class Target:
     """What a conversion needs of its target column."""
