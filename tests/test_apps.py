@@ -231,3 +231,62 @@ def test_peewee_works_after_a_data_only_load(tmp_path: Path, pg_dsn: str) -> Non
     assert item.id == 3 and peewee_shop.Item.select().where(
         peewee_shop.Item.active == False).count() == 1  # noqa: E712
     pg.close()
+
+
+# Every conversion into an application's schema, through PostgreSQL and back: (SQLite
+# declared type, PostgreSQL type, SQLite values, what PostgreSQL must hold as text).
+ROUND_TRIPS = {
+    "integer": ("INTEGER", "smallint", [-32768, 32767, "12"], ["-32768", "32767", "12"]),
+    "numeric": ("REAL", "numeric(6,2)", [12.5, 0.1, 3, "-4.25"],
+                ["12.50", "0.10", "3.00", "-4.25"]),
+    "float8": ("REAL", "double precision", [0.1, -1.5, 2**53, "1e300"],
+               ["0.1", "-1.5", "9.007199254740992e+15", "1e+300"]),
+    "float4": ("REAL", "real", [0.5, 1.25, -3], ["0.5", "1.25", "-3"]),
+    "boolean": ("INTEGER", "boolean", [0, 1, "t", "no"], ["false", "true", "true", "false"]),
+    "text": ("TEXT", "varchar(5)", ["ab", "", 42, "é€"], ["ab", "", "42", "é€"]),
+    "bytea": ("BLOB", "bytea", [b"\x00\xff", b""], ["\\x00ff", "\\x"]),
+    "uuid": ("TEXT", "uuid", ["1c673f3d1e234f5cb773f5212d98d68c",
+                              "1C673F3D-1E23-4F5C-B773-F5212D98D68D",
+                              bytes(range(16))],
+             ["1c673f3d-1e23-4f5c-b773-f5212d98d68c", "1c673f3d-1e23-4f5c-b773-f5212d98d68d",
+              "00010203-0405-0607-0809-0a0b0c0d0e0f"]),
+    "timestamptz": ("DATETIME", "timestamptz", ["2024-01-01 10:00:00.5", "2024-01-01",
+                                                "2024-06-30T12:00:00+02:00", 1700000000123],
+                    ["2024-01-01 10:00:00.5+00", "2024-01-01 00:00:00+00",
+                     "2024-06-30 10:00:00+00", "2023-11-14 22:13:20.123+00"]),
+    "timestamp": ("DATETIME", "timestamp", ["2024-01-01T10:00:00.000001", 1700000000],
+                  ["2024-01-01 10:00:00.000001", "2023-11-14 22:13:20"]),
+    "date": ("DATE", "date", ["2024-02-29"], ["2024-02-29"]),
+    "time": ("TIME", "time", ["10:30", "23:59:59.999999"], ["10:30:00", "23:59:59.999999"]),
+    "interval": ("INTEGER", "interval", [86400000005, "P1DT2H", "PT0.5S", -5],
+                 ["1 day 00:00:00.000005", "1 day 02:00:00", "00:00:00.5",
+                  "-1 days +23:59:59.999995"]),
+    "json": ("JSON", "jsonb", ['{"b": 1, "a": [1.50, null]}'], ['{"a": [1.50, null], "b": 1}']),
+    "inet": ("TEXT", "inet", ["10.0.0.1", "::1", "192.168.0.0/24"],
+             ["10.0.0.1/32", "::1/128", "192.168.0.0/24"]),
+    "cidr": ("TEXT", "cidr", ["10.1.0.0/16"], ["10.1.0.0/16"]),
+    "macaddr": ("TEXT", "macaddr", ["08-00-2B-01-02-03"], ["08:00:2b:01:02:03"]),
+    "enum": ("TEXT", "mood", ["sad", "ok"], ["sad", "ok"]),
+}
+
+
+@pytest.mark.parametrize("conversion", list(ROUND_TRIPS))
+def test_every_conversion_round_trips_through_postgresql(conversion: str, tmp_path: Path,
+                                                         pg_dsn: str) -> None:
+    import sqlite3
+
+    declared, pg_type, values, held = ROUND_TRIPS[conversion]
+    db = tmp_path / "values.db"
+    with sqlite3.connect(db) as conn:
+        conn.execute(f"CREATE TABLE t (id INTEGER PRIMARY KEY, v {declared})")
+        conn.executemany("INSERT INTO t (v) VALUES (?)", [(v,) for v in [*values, None]])
+    with psycopg.connect(pg_dsn) as conn:
+        conn.execute("SET TIME ZONE 'UTC'")
+        conn.execute("CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy')")
+        conn.execute(f"CREATE TABLE t (id bigserial PRIMARY KEY, v {pg_type})")
+    run = sqlite2pg("run", str(db), "--to", pg_dsn, "--data-only", "--interval-unit",
+                    "microseconds", PGTZ="UTC")
+    assert run.returncode == 0, run.stderr + run.stdout
+    with psycopg.connect(pg_dsn, options="-c TimeZone=UTC") as conn:
+        got = [r[0] for r in conn.execute("SELECT v::text FROM t ORDER BY id").fetchall()]
+    assert got == [*held, None]

@@ -240,20 +240,27 @@ _UNITS = {"microseconds": 1, "milliseconds": 1000, "seconds": 1_000_000}
 
 
 def _interval(cls: str, v: str, t: Target) -> str:
-    if cls == "text" and re.fullmatch(r"-?P(?=\d|T\d)(\d+Y)?(\d+M)?(\d+W)?(\d+D)?"
+    if cls == "text" and re.fullmatch(r"P(?=\d|T\d)(\d+Y)?(\d+M)?(\d+W)?(\d+D)?"
                                       r"(T(?=\d)(\d+H)?(\d+M)?(\d+(\.\d{1,6})?S)?)?", v):
         return v  # ISO 8601, which PostgreSQL reads as written
     if cls == "integer":
         if t.interval not in _UNITS:
             raise Refused("an integer duration whose unit the data cannot tell: give "
                           "--interval-unit (Django's DurationField: microseconds)")
-        return f"{int(v) * _UNITS[t.interval]} microseconds"
+        return _days_and_time(int(v) * _UNITS[t.interval])
     if cls == "text" and t.interval == "datetime":  # SQLAlchemy: 1970-01-01 plus the duration
         at = _one(timetext.to_naive, v)
         delta = at - datetime(1970, 1, 1)
-        return f"{(delta.days * 86400 + delta.seconds) * 1_000_000 + delta.microseconds} " \
-               "microseconds"
+        return _days_and_time((delta.days * 86400 + delta.seconds) * 1_000_000
+                              + delta.microseconds)
     raise Refused("not a duration (ISO 8601, or an integer in a known unit)")
+
+
+def _days_and_time(micros: int) -> str:
+    """A duration as the ORMs write a timedelta (days, then the time of day): 1 day, not
+    24:00:00, which PostgreSQL keeps apart (adding them to a time across a DST change)."""
+    td = timedelta(microseconds=micros)
+    return f"{td.days} days {td.seconds} seconds {td.microseconds} microseconds"
 
 
 def _json(cls: str, v: str, t: Target) -> str:

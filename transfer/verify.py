@@ -63,15 +63,15 @@ from transfer.sqltext import quote_ident
 INT, FLOAT, BOOL, TEXT, BYTES, TS, DATE, NUMERIC, JSONB, OTHER = (
     "int", "float", "bool", "text", "bytes", "ts", "date", "numeric", "jsonb", "other")
 # kinds of an application's own schema (run --data-only)
-UUID, INTERVAL, TIME, INET = "uuid", "interval", "time", "inet"
+UUID, INTERVAL, TIME, INET, MACADDR = "uuid", "interval", "time", "inet", "macaddr"
 
 
 def kind_of(pg_type: str) -> str:
     t = pg_type.lower()
     if t in ("smallint", "integer", "bigint"):
         return INT
-    if t == "double precision":
-        return FLOAT
+    if t in ("double precision", "real"):
+        return FLOAT  # (a real's float8 is exact: its bits compared as a double's)
     if t == "boolean":
         return BOOL
     if t in ("text", "json") or t.startswith("character varying") or t.startswith("varchar"):
@@ -94,6 +94,8 @@ def kind_of(pg_type: str) -> str:
         return TIME
     if t in ("inet", "cidr"):
         return INET
+    if t == "macaddr":
+        return MACADDR
     return OTHER
 
 
@@ -116,6 +118,7 @@ def pg_value_text(col: sql.Composable, kind: str) -> sql.Composable:
         INTERVAL: "(extract(epoch FROM {c}) * 1000000)::bigint::text",
         TIME: "(extract(epoch FROM {c}) * 1000000)::bigint::text",
         INET: "host({c}) || '/' || masklen({c})",
+        MACADDR: "{c}::text",
     }
     return sql.SQL(templates[kind]).format(c=col)
 
@@ -429,6 +432,9 @@ def _per_value(col: ColumnPlan, kind: str) -> Callable[[str, str], str]:
         return lambda c, v: _clock_micros(v) if c == "text" else UNEQUAL + v
     if kind == INET:
         return lambda c, v: _inet_text(v) if c == "text" else UNEQUAL + v
+    if kind == MACADDR:
+        return lambda c, v: v.lower().replace("-", ":") if c == "text" and re.fullmatch(
+            r"[0-9A-Fa-f]{2}([:-][0-9A-Fa-f]{2}){5}", v) else UNEQUAL + v
     if kind == DATE:
         return lambda c, v: date_days(v) if c == "text" else UNEQUAL + v
     if kind == NUMERIC:
@@ -461,7 +467,7 @@ def _uuid_hex(cls: str, v: str) -> str:
     return h if ok else UNEQUAL + v
 
 
-_ISO_DURATION = re.compile(r"(-)?P(?:(\d+)W)?(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?"
+_ISO_DURATION = re.compile(r"()P(?:(\d+)W)?(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?"
                            r"(?:(\d+)(?:\.(\d{1,6}))?S)?)?", re.ASCII)
 
 
