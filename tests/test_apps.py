@@ -290,3 +290,32 @@ def test_every_conversion_round_trips_through_postgresql(conversion: str, tmp_pa
     with psycopg.connect(pg_dsn, options="-c TimeZone=UTC") as conn:
         got = [r[0] for r in conn.execute("SELECT v::text FROM t ORDER BY id").fetchall()]
     assert got == [*held, None]
+
+
+def test_full_mode_keeps_the_names_the_next_migration_uses(tmp_path: Path,
+                                                           pg_dsn: str) -> None:
+    """Without the application's schema (a plain run): constraint names from CONSTRAINT
+    clauses, and Django's unique_together index as the UNIQUE constraint Django makes on
+    PostgreSQL, so that the next migration's DROP CONSTRAINT finds them."""
+    import sqlite3
+
+    db = tmp_path / "shop.db"
+    django("migrate", db, None, "-v0")
+    django("fill", db)
+    with sqlite3.connect(db) as conn:
+        uniq = conn.execute("SELECT name FROM sqlite_master WHERE type = 'index' AND name "
+                            "LIKE 'shop_item_tenant_id_slug_%_uniq'").fetchone()[0]
+        conn.executescript("""
+            CREATE TABLE named (id INTEGER CONSTRAINT named_pk PRIMARY KEY,
+                                code TEXT CONSTRAINT code_once UNIQUE,
+                                n INTEGER CONSTRAINT n_positive CHECK (n > 0),
+                                item_id INTEGER CONSTRAINT named_item REFERENCES shop_item);
+            INSERT INTO named VALUES (1, 'a', 1, 1);""")
+    run = sqlite2pg("run", str(db), "--to", pg_dsn)
+    assert run.returncode == 0, run.stderr + run.stdout
+    assert "carried by the text type" not in run.stderr
+    with psycopg.connect(pg_dsn) as conn:
+        for table, name in (("shop_tenant", "name_not_empty"), ("shop_item", uniq),
+                            ("named", "n_positive"), ("named", "code_once"),
+                            ("named", "named_item"), ("named", "named_pk")):
+            conn.execute(f'ALTER TABLE "{table}" DROP CONSTRAINT "{name}"')

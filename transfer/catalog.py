@@ -59,6 +59,7 @@ class ForeignKey:
     on_update: str
     on_delete: str
     deferrable: str = ""  # "", "DEFERRABLE INITIALLY DEFERRED", ...
+    name: str | None = None  # its CONSTRAINT name
 
 
 @dataclass
@@ -93,6 +94,11 @@ class Table:
     foreign_keys: list[ForeignKey] = field(default_factory=list)
     indexes: list[Index] = field(default_factory=list)
     checks: list[str] = field(default_factory=list)
+    # names given by CONSTRAINT clauses (kept for the application's next migration)
+    check_names: list[str | None] = field(default_factory=list)  # one per check
+    pk_name: str | None = None
+    unique_names: dict[tuple[str, ...], str] = field(default_factory=dict)  # lower columns
+    fk_names: list[str | None] = field(default_factory=list)  # in REFERENCES order
     module: str | None = None  # virtual table module (fts5, rtree, ...)
     unreadable: str | None = None  # why SQLite cannot read this virtual table
 
@@ -270,11 +276,9 @@ def _parse_create_table(table: Table) -> None:
                         "COLLATE", "REFERENCES", "GENERATED", "AS"}
     for part in sqltext.split_top_level(body):
         head = part[0].upper
+        _constraint_names(table, part, sql, head in ("CONSTRAINT", "PRIMARY", "UNIQUE",
+                                                      "CHECK", "FOREIGN"))
         if head in ("CONSTRAINT", "PRIMARY", "UNIQUE", "CHECK", "FOREIGN"):
-            for k, t in enumerate(part):
-                if t.upper == "CHECK" and k + 1 < len(part) and part[k + 1].kind == "lparen":
-                    end = sqltext.matching_paren(part, k + 1)
-                    table.checks.append(sqltext.text_of(sql, part[k + 2 : end]))
             continue
         col = by_name.get(part[0].name.lower())
         if col is None:
@@ -292,9 +296,7 @@ def _parse_create_table(table: Table) -> None:
                 col.generated = sqltext.text_of(sql, part[k + 2 : end])
                 k = end + 1
             elif t.upper == "CHECK" and k + 1 < len(part) and part[k + 1].kind == "lparen":
-                end = sqltext.matching_paren(part, k + 1)
-                table.checks.append(sqltext.text_of(sql, part[k + 2 : end]))
-                k = end + 1
+                k = sqltext.matching_paren(part, k + 1) + 1  # (read by _constraint_names)
             elif t.upper == "AUTOINCREMENT":
                 table.autoincrement = True
                 k += 1
@@ -303,6 +305,44 @@ def _parse_create_table(table: Table) -> None:
                 k += 3
             else:
                 k += 1
+
+
+def _constraint_names(table: Table, part: list[sqltext.Token], sql: str, whole: bool) -> None:
+    """The CHECKs of one column or table constraint, and the names their CONSTRAINT clauses
+    give to them, to the primary key, to UNIQUE constraints and to foreign keys."""
+    pending: str | None = None
+    k = 0 if whole else 1
+    while k < len(part):
+        t = part[k]
+        if t.upper == "CONSTRAINT" and k + 1 < len(part):
+            pending = part[k + 1].name
+            k += 2
+            continue
+        if t.upper == "CHECK" and k + 1 < len(part) and part[k + 1].kind == "lparen":
+            end = sqltext.matching_paren(part, k + 1)
+            table.checks.append(sqltext.text_of(sql, part[k + 2 : end]))
+            table.check_names.append(pending)
+            pending, k = None, end + 1
+            continue
+        if t.upper in ("PRIMARY", "UNIQUE"):
+            cols: tuple[str, ...] = (part[0].name.lower(),)
+            nxt = next((j for j in range(k + 1, len(part)) if part[j].kind == "lparen"), None)
+            if whole and nxt is not None:
+                cols = tuple(p[0].name.lower() for p in sqltext.split_top_level(
+                    part[nxt + 1 : sqltext.matching_paren(part, nxt)]) if p)
+            if pending is not None:
+                if t.upper == "PRIMARY":
+                    table.pk_name = pending
+                else:
+                    table.unique_names[cols] = pending
+            pending = None
+        elif t.upper in ("REFERENCES", "FOREIGN"):
+            table.fk_names.append(pending)
+            pending = None
+            if t.upper == "FOREIGN":  # (its REFERENCES is the same constraint)
+                k = next((j for j in range(k + 1, len(part))
+                          if part[j].upper == "REFERENCES"), len(part))
+        k += 1
 
 
 def _attach_deferrable(table: Table) -> None:
@@ -332,9 +372,12 @@ def _attach_deferrable(table: Table) -> None:
                 break
             j += 1
         clauses.append((ref, deferrable))
-    for fk, (ref, deferrable) in zip(table.foreign_keys, clauses, strict=False):
+    for fk, (ref, deferrable), name in zip(table.foreign_keys, clauses,
+                                           table.fk_names + [None] * len(clauses),
+                                           strict=False):
         if fk.ref_table.lower() == ref:
             fk.deferrable = deferrable
+            fk.name = name
 
 
 def _parse_create_index(sql: str, idx: Index, partial: bool) -> None:

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from transfer import catalog as catalog_mod
-from transfer import ddl, faults, reader, source, sqltext, timetext, translate
+from transfer import ddl, faults, reader, source, sqltext, targetconv, timetext, translate
 from transfer import profile as profile_mod
 from transfer.catalog import Catalog, Column, Table
 from transfer.errors import PlanError
@@ -203,6 +203,8 @@ class Planner:
                  type_map: TypeMap, casts: dict[str, str], ident: dict[str, Any],
                  nocase: str = "citext") -> None:
         self.nocase = nocase
+        framework = targetconv.load_rules().framework_of({t.name for t in cat.tables})
+        self.framework = framework.name if framework else None  # (its naming habits)
         self.conn = conn
         self.cat = cat
         self.profiles = profiles
@@ -505,7 +507,7 @@ class Planner:
                                       "non-unique index instead", merged_pk, kind="key"))
         if pk_cols and pk_is_pk:
             tp.pk = pk_cols
-            tp.pk_name = self.names.claim(f"{tp.pg_name}_pkey")
+            tp.pk_name = self.names.claim(t.pk_name or f"{tp.pg_name}_pkey")
             for c in tp.columns:
                 if c.pg_name in pk_cols:
                     c.nullable = False
@@ -540,11 +542,18 @@ class Planner:
                                           "SQLite keeps apart (e.g. 1 and '1') that are equal "
                                           "once mapped to one PostgreSQL type: created "
                                           "non-unique", merged, kind="index"))
-            constraint = idx.origin in ("u", "pk") and plain and idx.where is None and unique
+            # a UNIQUE constraint stays one (so that the next migration's DROP CONSTRAINT
+            # works); so does a unique index Django made for unique_together (a constraint
+            # in Django's PostgreSQL schema)
+            made_by_django = self.framework == "django" and idx.origin == "c" and \
+                idx.name.endswith("_uniq")
+            constraint = (idx.origin in ("u", "pk") or made_by_django) and plain and \
+                idx.where is None and unique
             wanted = idx.name
             if idx.name.startswith("sqlite_autoindex_"):
-                cols = "_".join(term.column or "expr" for term in idx.terms)
-                wanted = f"{tp.pg_name}_{cols}_key"
+                columns = tuple(str(term.column).lower() for term in idx.terms)
+                wanted = (t.pk_name if idx.origin == "pk" else t.unique_names.get(columns)) \
+                    or f"{tp.pg_name}_{'_'.join(term.column or 'expr' for term in idx.terms)}_key"
             ix = IndexPlan(name=idx.name, pg_name=pg_identifier(wanted), unique=unique,
                            terms=terms, where=idx.where, constraint=constraint)
             try:  # (translated as the run will: what it refuses is not carried)
@@ -560,10 +569,19 @@ class Planner:
                                           kind="name"))
             tp.indexes.append(ix)
         for i, check in enumerate(t.checks, 1):
-            ck = CheckPlan(pg_name=f"{tp.pg_name}_check{i}", source=check)
+            named = t.check_names[i - 1] if i <= len(t.check_names) else None
+            ck = CheckPlan(pg_name=named or f"{tp.pg_name}_check{i}", source=check)
             try:  # (translated as the run will: what it refuses is not carried)
                 ddl.checks(replace(tp, checks=[ck]))
             except ddl.NotCarried as e:
+                json_valid = re.search(r"json_valid\s*\(\s*[\"`\[]?(\w+)", check, re.I)
+                column = next((c for c in tp.columns if json_valid and
+                               c.name.lower() == json_valid.group(1).lower()), None)
+                if column is not None and column.pg_type in ("jsonb", "json"):
+                    self.warnings.append(Note(t.name, column.name, f"CHECK ({check}) is "
+                                              f"carried by the {column.pg_type} type itself, "
+                                              "which holds valid JSON only", kind="check"))
+                    continue
                 self.not_carried.append(Note(t.name, None, f"CHECK ({check}) is not carried "
                                              f"over: {e.reason}", kind="not carried"))
                 continue
@@ -675,7 +693,8 @@ class Planner:
                 continue
             orphans, refs = profile_mod.orphan_count(self.conn, t, fk.columns, parent.name,
                                                      fk.ref_columns)
-            fkp = ForeignKeyPlan(pg_name=self.names.claim(f"{tp.pg_name}_{'_'.join(cols)}_fkey"),
+            fkp = ForeignKeyPlan(pg_name=self.names.claim(
+                fk.name or f"{tp.pg_name}_{'_'.join(cols)}_fkey"),
                                  columns=cols, ref_table=parent.pg_name, ref_columns=ref_cols,
                                  on_update=fk.on_update, on_delete=fk.on_delete,
                                  deferrable=fk.deferrable, not_valid=bool(orphans))
