@@ -49,8 +49,10 @@ def norm_source(v: Any, pg_type: str, conversion: str = "") -> Any:
     if base == "double precision":
         return _float_bits(float(v))
     if base == "numeric":
-        return Decimal(repr(v) if isinstance(v, float) else str(v)).quantize(
-            Decimal(1).scaleb(-int(pg_type.split(",")[1].rstrip(")"))))
+        d = Decimal(repr(v) if isinstance(v, float) else str(v))
+        if "," not in pg_type:  # (numeric without a scale: the value as it is)
+            return d
+        return d.quantize(Decimal(1).scaleb(-int(pg_type.split(",")[1].rstrip(")"))))
     if base in ("timestamp", "timestamptz"):
         if isinstance(v, int):  # epoch seconds, or milliseconds
             ms = conversion.startswith("epoch_ms_")

@@ -319,3 +319,37 @@ def test_full_mode_keeps_the_names_the_next_migration_uses(tmp_path: Path,
                             ("named", "n_positive"), ("named", "code_once"),
                             ("named", "named_item"), ("named", "named_pk")):
             conn.execute(f'ALTER TABLE "{table}" DROP CONSTRAINT "{name}"')
+
+
+def test_a_django_file_in_full_mode_gets_djangos_types(tmp_path: Path, pg_dsn: str) -> None:
+    """Without Django's migrate (a plain run): the types Django's PostgreSQL backend makes,
+    where the file tells them; the ORM then reads the same objects (a DurationField, which
+    the file cannot tell from a BigIntegerField, aside)."""
+    db = tmp_path / "shop.db"
+    django("migrate", db, None, "-v0")
+    django("fill", db)
+    run = sqlite2pg("run", str(db), "--to", pg_dsn)
+    assert run.returncode == 0, run.stderr + run.stdout
+    assert "made by Django" in run.stderr
+    with psycopg.connect(pg_dsn) as conn:
+        types = dict(conn.execute(
+            "SELECT table_name || '.' || column_name, data_type FROM information_schema.columns "
+            "WHERE table_name IN ('shop_item', 'shop_tenant')").fetchall())
+    assert types["shop_tenant.uuid"] == "uuid" and types["shop_item.ip"] == "inet"
+    assert types["shop_tenant.created"] == "timestamp with time zone"
+    assert types["shop_item.data"] == "jsonb" and types["shop_item.price"] == "numeric"
+    assert types["shop_item.at"] == "time without time zone"
+    assert types["shop_item.took"] == "bigint"  # (DurationField or BigIntegerField?)
+    before = json.loads(django("dump", db).stdout)
+    after = json.loads(django("dump", None, pg_dsn).stdout)
+    import decimal
+
+    prices = []
+    for rows in (before["Item"], after["Item"]):
+        prices.append([])
+        for row in rows:
+            row.pop("took")
+            text, kind = row.pop("price")  # (Decimal('12.5') for 12.50: equal values)
+            assert kind == "Decimal"
+            prices[-1].append(decimal.Decimal(text.removeprefix("Decimal('").removesuffix("')")))
+    assert after == before and prices[0] == prices[1]

@@ -9,6 +9,7 @@ profile tries the same functions on the same batches, so ``plan`` predicts exact
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 
 import pyarrow as pa
@@ -76,6 +77,57 @@ text_to_int64 = _numbers_of_text(_INT_TEXT, pa.int64(), "a decimal integer")
 text_to_int32 = _numbers_of_text(_INT_TEXT, pa.int32(), "a decimal integer")
 text_to_int16 = _numbers_of_text(_INT_TEXT, pa.int16(), "a decimal integer")
 text_to_float64 = _numbers_of_text(_REAL_TEXT, pa.float64(), "a decimal number")
+
+
+# Text a PostgreSQL type reads on its own: the column is loaded as text and changed to its
+# type after the copy (transfer.ddl.retypes); these check every value first, so that a value
+# the type would refuse stops the copy naming its row.
+def _texts_matching(pattern: str, what: str) -> Callable[[pa.Array], pa.Array]:
+    @_checked
+    def run(arr: pa.Array) -> pa.Array:
+        text = _text_profiled(arr)
+        if pc.sum(pc.fill_null(pc.match_substring_regex(text, pattern), False)).as_py() != \
+                len(text) - text.null_count:
+            raise ConversionError(f"a text that is not {what}")
+        return text
+
+    return run
+
+
+to_uuid_text = _texts_matching(
+    r"^([0-9a-fA-F]{32}|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-"
+    r"[0-9a-fA-F]{12})$", "a UUID")
+to_time_text = _texts_matching(
+    r"^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\.[0-9]{1,6})?)?$", "a time of day")
+
+
+@_checked
+def to_inet_text(arr: pa.Array) -> pa.Array:
+    import ipaddress
+
+    for v in arr.drop_null().to_pylist():
+        try:
+            ipaddress.ip_interface(v)
+        except ValueError:
+            raise ConversionError(f"{v!r} is not an IP address") from None
+    return arr
+
+
+@_checked
+def to_numeric_text(arr: pa.Array) -> pa.Array:
+    """Numbers read as SQLite's exact text: each as its exact decimal (a real as the
+    shortest decimal that is that double)."""
+    from decimal import Decimal
+
+    out = []
+    for v in arr.to_pylist():
+        if v is None or re.fullmatch(r"-?[0-9]+", v):
+            out.append(v)
+        elif v in ("Inf", "-Inf") or not re.fullmatch(_REAL_TEXT, v):
+            raise ConversionError(f"{v!r} is not a finite number")
+        else:
+            out.append(format(Decimal(repr(float(v))), "f"))
+    return pa.array(out, pa.string())
 
 
 @_checked
@@ -289,7 +341,8 @@ CONVERTERS: dict[str, Callable[[pa.Array], pa.Array]] = {
     "epoch_timestamptz": to_epoch_timestamptz, "epoch_ms_timestamp": to_epoch_ms_timestamp,
     "epoch_ms_timestamptz": to_epoch_ms_timestamptz, "date": to_date, "jsonb": to_jsonb,
     "text_int64": text_to_int64, "text_int32": text_to_int32, "text_int16": text_to_int16,
-    "text_float64": text_to_float64,
+    "text_float64": text_to_float64, "uuid_text": to_uuid_text, "time_text": to_time_text,
+    "inet_text": to_inet_text, "numeric_text": to_numeric_text,
 }
 
 

@@ -39,7 +39,7 @@ from transfer.model import (
 from transfer.profile import ColumnProfile, TableProfile, predicate, row_label, row_ref
 from transfer.settings import PG_MAX_COLUMNS, PG_MAX_IDENTIFIER_BYTES
 from transfer.sqltext import quote_ident
-from transfer.typemap import TypeMap, load_type_map, preferred_type
+from transfer.typemap import TypeMap, framework_rules, load_type_map, preferred_type
 
 
 def pg_identifier(name: str) -> str:
@@ -108,12 +108,14 @@ def build_plan(path: Path, type_map: TypeMap | None = None,
     anchor.commit()
     try:
         cat = catalog_mod.read_catalog(conn)
+        framework = targetconv.load_rules().framework_of({t.name for t in cat.tables})
+        type_map = with_framework(type_map, framework.name if framework else None)
         kinds: dict[str, dict[str, str]] = {}
         numeric: dict[str, dict[str, tuple[int, int]]] = {}
         for t in cat.tables:
             kinds[t.name] = {}
             for c in t.columns:
-                rule, params = type_map.rule_for(c.declared)
+                rule, params = type_map.rule_for(c.declared, checked_by(t, c))
                 kinds[t.name][c.name] = rule.kind
                 if rule.kind == "numeric" and params:
                     numeric.setdefault(t.name, {})[c.name] = (params["p"], params["s"])
@@ -126,6 +128,25 @@ def build_plan(path: Path, type_map: TypeMap | None = None,
     finally:
         anchor.close()
         conn.close()
+
+
+def with_framework(type_map: TypeMap, framework: str | None) -> TypeMap:
+    """``type_map`` with the rules of the framework the file shows (type_maps/FRAMEWORK.toml)
+    after the user's own and before the defaults."""
+    extra = framework_rules(framework)
+    if not extra:
+        return type_map
+    users = tuple(r for r in type_map.rules if r.source != "default")
+    defaults = tuple(r for r in type_map.rules if r.source == "default")
+    return TypeMap(users + tuple(extra) + defaults, type_map.fallbacks)
+
+
+def checked_by(t: Table, c: Column) -> tuple[str, ...]:
+    """The functions the table's CHECKs call on column ``c`` (JSON_VALID: Django's
+    JSONField)."""
+    name = re.escape(c.name)
+    return tuple(f for f in ("json_valid",) if any(
+        re.search(rf"{f}\s*\(\s*[\"`\[]?{name}\b", check, re.IGNORECASE) for check in t.checks))
 
 
 def _rowid_name(t: Table) -> str | None:
@@ -220,6 +241,15 @@ class Planner:
     def plan(self) -> Plan:
         for name, why in self.cat.skipped:
             self.not_carried.append(Note(name, None, why, kind="not carried"))
+        if self.framework == "django":
+            self.warnings.append(Note("(the file)", None, "made by Django: types are chosen as "
+                                      "Django's PostgreSQL backend makes them where the file "
+                                      "tells (type_maps/django.toml: uuid, inet, time, "
+                                      "timestamptz, jsonb, numeric); it cannot tell a "
+                                      "DurationField from a BigIntegerField (both stay "
+                                      "bigint), a DecimalField's digits (numeric without "
+                                      "them), nor USE_TZ (timestamptz); the exact route is "
+                                      "Django's migrate, then run --data-only", kind="type"))
         tables = [self.plan_table(t) for t in self.cat.tables]
         by_name = {t.name: t for t in tables}
         for t in self.cat.tables:
@@ -296,14 +326,17 @@ class Planner:
         return tp
 
     def plan_column(self, t: Table, c: Column, cp: ColumnProfile) -> ColumnPlan:
-        rule, params = self.type_map.rule_for(c.declared)
+        rule, params = self.type_map.rule_for(c.declared, checked_by(t, c))
         q = quote_ident(c.name)
         storage = {k: cp.n(k) for k in ("null", "integer", "real", "text", "blob") if cp.n(k)}
         plan = ColumnPlan(name=c.name, pg_name=c.name, declared=c.declared, pg_type="",
                           reason=rule.reason, select=q, convert="text", storage=storage)
         forced = self.casts.get(f"{t.name}.{c.name}")
         preferred = preferred_type(rule.pg, params) or ""
-        chosen = self.choose(rule.kind, preferred, params, c, cp, t, forced)
+        # (a rule asking for numeric itself, as a framework's does: not numeric(p,s) without
+        # its parameters, which holds integers as bigint)
+        bare = rule.kind == "numeric" and rule.pg == "numeric"
+        chosen = self.choose(rule.kind, preferred, params, c, cp, t, forced, bare)
         plan.pg_type, plan.select, plan.convert, plan.decision = chosen
         if not forced and (cp.ok(plan.convert) or (plan.convert == "text"
                                                    and not cp.unholdable_text)):
@@ -356,7 +389,7 @@ class Planner:
         return plan
 
     def choose(self, kind: str, preferred: str, params: dict[str, int], c: Column,
-               cp: ColumnProfile, t: Table, forced: str | None
+               cp: ColumnProfile, t: Table, forced: str | None, bare: bool = False
                ) -> tuple[str, str, str, str | None]:
         """(pg type, select expression, conversion, decision or None)."""
         q = quote_ident(c.name)
@@ -385,8 +418,15 @@ class Planner:
                 if 1 <= p <= 76 and 0 <= s <= p:
                     return f"numeric({p},{s})", read_as("decimal", q, s), f"decimal({p},{s})", \
                         None
+            if not params and bare and only <= {"integer", "real"} \
+                    and not cp.n("real_infinite"):
+                # (a framework's numeric without its precision: each value exactly)
+                return "numeric", read_as("exact_text", q), "numeric_text", None
             if not params and only <= {"integer"}:
                 return "bigint", q, "int64", None
+        elif kind in ("uuid", "time", "inet") and preferred:
+            if only <= {"text"} and (not only or cp.ok(f"{kind}_text")):
+                return preferred, q, f"{kind}_text", None
         elif kind == "text" and preferred:
             if only <= {"text"}:
                 if preferred.startswith("varchar") and "n" in params:

@@ -124,6 +124,8 @@ class PostData:
     def _table(self, t: TablePlan) -> None:
         """Coordinates one table (on a thread of its own, running no statement itself):
         its indexes on all sessions at once, then its keys and statistics."""
+        for st in ddl.retypes(t):  # (columns loaded as text take their type first)
+            self.pool.submit(self.execute, st).result()
         builds, attach = ddl.key_indexes(t)
         for f in [self.pool.submit(self.execute, st) for st in builds]:
             f.result()

@@ -18,7 +18,7 @@ from transfer import pgtypes
 from transfer.errors import PlanError
 
 KINDS = ("boolean", "integer", "real", "numeric", "text", "timestamp", "date", "json", "blob",
-         "any")
+         "uuid", "time", "inet", "any")
 
 
 @dataclass(frozen=True)
@@ -29,8 +29,15 @@ class Rule:
     reason: str
     examples: tuple[str, ...] = ()
     source: str = "default"
+    length: int | None = None  # the declared length it needs: char(32), a Django UUIDField
+    checked_by: str | None = None  # a function a CHECK on the column calls: json_valid
 
-    def matches(self, base: str) -> bool:
+    def matches(self, base: str, params: dict[str, int] | None = None,
+                checks: tuple[str, ...] = ()) -> bool:
+        if self.length is not None and (params or {}).get("n") != self.length:
+            return False
+        if self.checked_by is not None and self.checked_by not in checks:
+            return False
         return re.fullmatch(self.match, base, flags=re.IGNORECASE) is not None
 
 
@@ -49,11 +56,13 @@ class TypeMap:
     rules: tuple[Rule, ...]
     fallbacks: tuple[Fallback, ...]
 
-    def rule_for(self, declared: str) -> tuple[Rule, dict[str, int]]:
-        """The first rule matching ``declared`` and the declared parameters (n, p, s)."""
+    def rule_for(self, declared: str, checks: tuple[str, ...] = ()
+                 ) -> tuple[Rule, dict[str, int]]:
+        """The first rule matching ``declared`` (and the functions ``checks`` of the column
+        call) and the declared parameters (n, p, s)."""
         base, params = split_declared(declared)
         for rule in self.rules:
-            if rule.matches(base):
+            if rule.matches(base, params, checks):
                 return rule, params
         raise PlanError(f"no type-map rule matches the declared type {declared!r}; "
                         "add a catch-all rule (match = \".*\") to the type map.")
@@ -108,7 +117,9 @@ def _parse(data: dict[str, Any], source: str) -> tuple[list[Rule], list[Fallback
         try:
             rule = Rule(match=str(r["match"]), kind=str(r["kind"]), pg=str(r.get("pg", "")),
                         reason=str(r.get("reason", "")),
-                        examples=tuple(str(e) for e in r.get("example", [])), source=source)
+                        examples=tuple(str(e) for e in r.get("example", [])), source=source,
+                        length=int(r["length"]) if "length" in r else None,
+                        checked_by=str(r["checked_by"]).lower() if "checked_by" in r else None)
             re.compile(rule.match)
         except (KeyError, re.error) as e:
             raise PlanError(f"{source}: rule {i} is invalid ({e}); each rule needs 'match' "
@@ -132,10 +143,22 @@ def _parse(data: dict[str, Any], source: str) -> tuple[list[Rule], list[Fallback
     return rules, fallbacks
 
 
-def load_type_map(extra: Path | None = None) -> TypeMap:
-    """The default map, with the rules of ``extra`` (a user's file) tried first."""
+def framework_rules(framework: str | None) -> list[Rule]:
+    """The rules of ``type_maps/FRAMEWORK.toml``, when that framework has a map."""
+    if framework is None:
+        return []
+    found = resources.files("transfer.type_maps").joinpath(f"{framework}.toml")
+    if not found.is_file():
+        return []
+    return _parse(tomllib.loads(found.read_text("utf-8")), framework)[0]
+
+
+def load_type_map(extra: Path | None = None, framework: str | None = None) -> TypeMap:
+    """The default map, with the rules of the framework the file shows tried first, and
+    those of ``extra`` (a user's file) before them."""
     text = resources.files("transfer.type_maps").joinpath("default.toml").read_text("utf-8")
     rules, fallbacks = _parse(tomllib.loads(text), "default")
+    rules = framework_rules(framework) + rules
     if extra is not None:
         try:
             data = tomllib.loads(extra.read_text("utf-8"))
