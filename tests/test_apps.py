@@ -181,6 +181,7 @@ def test_sqlalchemy_and_alembic_work_after_a_data_only_load(tmp_path: Path,
     lite.dispose()
     run = sqlite2pg("run", str(db), "--to", pg_dsn, "--data-only", "--truncate")
     assert run.returncode == 0, run.stderr + run.stdout
+    assert sqlite2pg("verify", str(db), "--to", pg_dsn).returncode == 0
     with Session(sa.create_engine(f"sqlite:///{db}")) as s:
         before = sa_shop.dump(s)
     with Session(pg) as s:
@@ -224,12 +225,18 @@ def test_peewee_works_after_a_data_only_load(tmp_path: Path, pg_dsn: str) -> Non
     lite.close()
     run = sqlite2pg("run", str(db), "--to", pg_dsn, "--data-only")
     assert run.returncode == 0, run.stderr + run.stdout
+    assert sqlite2pg("verify", str(db), "--to", pg_dsn).returncode == 0
     peewee_shop.proxy.initialize(pg)
     assert same(peewee_shop.dump(), before)
     acme = peewee_shop.Tenant.get(peewee_shop.Tenant.name == "Acme")
     item = peewee_shop.Item.create(tenant=acme, price="3.25", active=True)  # a save works
     assert item.id == 3 and peewee_shop.Item.select().where(
         peewee_shop.Item.active == False).count() == 1  # noqa: E712
+    from playhouse.migrate import PostgresqlMigrator, migrate
+
+    migrator = PostgresqlMigrator(pg)  # the next migration
+    migrate(migrator.add_column("item", "sku", peewee.CharField(default="")),
+            migrator.drop_index("tenant", "tenant_uid"))
     pg.close()
 
 
