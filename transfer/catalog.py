@@ -159,6 +159,9 @@ def read_catalog(conn: sqlite3.Connection) -> Catalog:
             if name not in ("sqlite_sequence", "sqlite_schema", "sqlite_temp_schema"):
                 skipped.append((name, "SQLite internal table (query-planner statistics)"))
             continue
+        if name == "sqlite2pg_changes":
+            skipped.append((name, "sqlite2pg's change log (a live cutover's capture)"))
+            continue
         if kind == "shadow":
             skipped.append((name, "shadow table of a virtual table; its content arrives "
                                   "through the virtual table"))
@@ -183,10 +186,11 @@ def read_catalog(conn: sqlite3.Connection) -> Catalog:
     views = [View(n, s) for n, s in conn.execute(
         "SELECT name, sql FROM sqlite_master WHERE type = 'view' AND sql IS NOT NULL "
         "ORDER BY rowid")]
-    triggers = [
+    triggers = [  # (the capture's own triggers are no part of the application)
         Trigger(r[0], r[1], r[2])
         for r in conn.execute(
-            "SELECT name, tbl_name, sql FROM sqlite_master WHERE type = 'trigger' ORDER BY name"
+            "SELECT name, tbl_name, sql FROM sqlite_master WHERE type = 'trigger' AND "
+            "substr(name, 1, 18) <> 'sqlite2pg_capture_' ORDER BY name"
         )
     ]
     _resolve_fk_targets(tables)

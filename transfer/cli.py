@@ -251,6 +251,10 @@ def run(
     data_only: DataOnlyOpt = False,
     truncate: TruncateOpt = False,
     interval_unit: IntervalUnitOpt = None,
+    live: Annotated[bool, typer.Option("--live", help="A live cutover: capture the "
+                                       "application's changes (triggers in the source), copy "
+                                       "while it writes; then 'sqlite2pg sync' and "
+                                       "'sqlite2pg cutover'.")] = False,
     report_file: Annotated[Path | None, typer.Option("--report", help="Write the summary as "
                                                      "JSON to this file.")] = None,
     no_verify: Annotated[bool, typer.Option("--no-verify", help="Skip the final comparison "
@@ -342,7 +346,7 @@ def run(
                                    progress=bars.update if bars is not None else None,
                                    reject_dir=reject_dir if on_error is OnError.REJECT
                                    else None, truncate=truncate,
-                                   interval_unit=_unit(interval_unit))
+                                   interval_unit=_unit(interval_unit), live=live)
         opts.revise = bool(plan_file is not None or cast or type_map or order
                            or nocase is not Nocase.CITEXT)
         result = pipeline.run(source, make_plan, opts, log)
@@ -457,6 +461,99 @@ def verify(
         raise typer.Exit(int(ExitCode.FAILED))
     if not result.equal:
         raise typer.Exit(int(ExitCode.DIFFERENCES))
+
+
+capture_app = typer.Typer(help="Change capture on the source, for a live cutover.",
+                          no_args_is_help=True,
+                          context_settings={"help_option_names": ["-h", "--help"]})
+app.add_typer(capture_app, name="capture")
+
+
+@capture_app.command("start")
+def capture_start(source: Source) -> None:
+    """Install the change log and triggers in SOURCE (one short write transaction)."""
+    from transfer import capture
+
+    try:
+        followed, refused = capture.start(source)
+    except TransferError as e:
+        _fail(e)
+        return
+    typer.echo(f"capturing the changes of {len(followed)} tables")
+    for name, why in refused:
+        typer.echo(f"not followed: {name}: {why}")
+
+
+@capture_app.command("stop")
+def capture_stop(source: Source) -> None:
+    """Remove every object 'capture start' made in SOURCE."""
+    from transfer import capture
+
+    try:
+        n = capture.stop(source)
+    except TransferError as e:
+        _fail(e)
+        return
+    typer.echo(f"removed {n} triggers and the change log")
+
+
+@app.command()
+def sync(
+    source: Source,
+    to: DsnOpt = None,
+    target_schema: Annotated[str | None, typer.Option("--target-schema", help="The live "
+                                                      "run's schema (default: its own).",
+                                                      show_default=False)] = None,
+    follow: Annotated[bool, typer.Option("--follow", help="Keep applying until interrupted, "
+                                         "showing the lag.")] = False,
+) -> None:
+    """Apply the changes the application made since the live run (or the last sync); each
+    batch commits with its position, so a killed sync resumes where it stopped."""
+    from transfer import sync as sync_mod
+    from transfer import target
+
+    try:
+        live = sync_mod.catch_up(source, target.resolve_dsn(to), target_schema,
+                                 lambda m: typer.echo(m, err=True), follow=follow)
+    except KeyboardInterrupt:
+        typer.echo("\nsqlite2pg: stopped following; run sync again to go on.", err=True)
+        raise typer.Exit(int(ExitCode.OK)) from None
+    except TransferError as e:
+        _fail(e)
+        return
+    typer.echo(f"the target holds the source up to change {live.position}")
+
+
+@app.command()
+def cutover(
+    source: Source,
+    to: DsnOpt = None,
+    target_schema: Annotated[str | None, typer.Option("--target-schema", help="The live "
+                                                      "run's schema (default: its own).",
+                                                      show_default=False)] = None,
+    then: Annotated[str | None, typer.Option("--then", help="A command run while the "
+                                             "source's writers wait (e.g. the one that "
+                                             "restarts the application on PostgreSQL).")
+                    ] = None,
+) -> None:
+    """Catch up, verify every table, take SQLite's write lock, apply the rest, verify the
+    rows changed since, run --then, and let the writers go: the write pause is reported."""
+    from transfer import sync as sync_mod
+    from transfer import target
+
+    try:
+        done = sync_mod.cutover(source, target.resolve_dsn(to), target_schema, then,
+                                lambda m: typer.echo(m, err=True))
+    except TransferError as e:
+        _fail(e)
+        return
+    typer.echo(f"cut over at change {done.final}: every table verified equal at change "
+               f"{done.verified_at}, then {done.changed_rows} rows changed since; the "
+               f"application's writes paused {done.pause:.3f} s")
+    if done.then:
+        typer.echo(f"sqlite2pg: error: --then exited {done.then}; the target is complete, "
+                   "check the application.", err=True)
+        raise typer.Exit(int(ExitCode.FAILED))
 
 
 @app.command()

@@ -217,6 +217,24 @@ def _is_literal(text: str) -> bool:
                                or toks[0].upper == "NULL")
 
 
+def rows_where(conn: Any, t: TablePlan, where: str, extra: list[tuple[str, str]],
+               batch_rows: int = BATCH_ROWS) -> Iterator[tuple[pa.RecordBatch, pa.RecordBatch]]:
+    """The rows of ``t`` matching ``where`` (SQLite SQL the caller built from checked
+    literals), read as the copy reads rows its profile did not see (fully guarded: a value
+    the plan cannot carry stops, naming it) and converted: (batch for COPY, the ``extra``
+    columns read alongside)."""
+    exprs = guarded_exprs(t, full=True)
+    query = reader.typed_query(t.name, [*exprs, *extra], where=where)
+    converters = [convert.converter(c.convert) for c in t.columns]
+    schema = wire_schema(t)
+    for batch in reader.batches(conn, query, batch_rows):
+        for i, k, why, value in misfits(batch.select(range(len(t.columns) + 1)), t):
+            raise _value_error(t, t.columns[k], batch, i, 0, value, why, "fix the value")
+        rows = batch.select(range(len(t.columns)))
+        out, _kept = _convert_batch(t, rows, schema, converters, 0)
+        yield out, batch.select(range(len(exprs), len(exprs) + len(extra)))
+
+
 def _convert_batch(t: TablePlan, batch: pa.RecordBatch, schema: pa.Schema,
                    converters: list[Callable[[pa.Array], pa.Array]], offset: int,
                    rejects: RejectLog | None = None, literals_at: int | None = None
@@ -367,6 +385,7 @@ class Copier:
         self.table_done = table_done or (lambda _t: None)
         self.profiled_snapshot = profiled_snapshot
         self.profiled = False  # set once the read snapshot is open
+        self.capture_position: int | None = None  # the change log's last seq the copy read
         self.queues: dict[str, queue.Queue[object]] = {
             t.name: queue.Queue(maxsize=QUEUE_DEPTH) for t in tables}
         self.error: BaseException | None = None  # the first reader's failure
@@ -402,6 +421,13 @@ class Copier:
                 # (a commit while it began: an identity no reading equals, so that no stream
                 # joins and the final verify reads this very snapshot)
                 self.identity = identity or {"moving": True}
+                cur = conn.cursor()  # the last captured change this snapshot holds (live)
+                cur.execute("SELECT count(*) FROM sqlite_master WHERE name = "
+                            "'sqlite2pg_changes'")
+                if cur.fetchall()[0][0]:
+                    cur.execute("SELECT coalesce(max(seq), 0) FROM sqlite2pg_changes")
+                    self.capture_position = int(cur.fetchall()[0][0])
+                cur.close()
                 # Unchanged since the plan's profile began (no commit since), the rows are
                 # those profiled: searches done there (duplicate JSON keys) are not
                 # repeated. Otherwise everything is checked.

@@ -20,7 +20,19 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from transfer import copier, dataonly, ddl, faults, model, postdata, state, target, verify
+from transfer import (
+    capture,
+    copier,
+    dataonly,
+    ddl,
+    faults,
+    model,
+    postdata,
+    state,
+    target,
+    verify,
+)
+from transfer import catalog as catalog_mod
 from transfer import plan as plan_mod
 from transfer import source as source_mod
 from transfer.errors import (
@@ -57,6 +69,7 @@ class RunOptions:
     revise: bool = False  # resuming, the plan given revises the recorded one (post-data)
     truncate: bool = False  # --data-only: empty the application's tables in the load's tx
     interval_unit: str | None = None  # --data-only: the unit of integer durations
+    live: bool = False  # capture the application's changes; sync and cutover follow
     backup_dir: Path | None = None  # keep the migrated snapshot here (and read it from there)
     # (table, its rows so far, its planned rows, all rows so far, all planned rows): a
     # terminal's progress bars; without it, a plain line per table every 2 s
@@ -67,7 +80,13 @@ class RunOptions:
         """What a resumed run keeps of these options (the run records them)."""
         return {"if_exists": self.if_exists, "verify": self.verify,
                 "reject_dir": str(self.reject_dir) if self.reject_dir else None,
-                "include": self.include, "exclude": self.exclude}
+                "include": self.include, "exclude": self.exclude, "live": self.live}
+
+    def recorded_for(self, source: Path) -> dict[str, Any]:
+        out = self.recorded()
+        if self.live:  # (a schema change while capturing stops the catch-up)
+            out["schema_cookie"] = source_mod.schema_version(source)
+        return out
 
 
 @dataclass
@@ -105,6 +124,8 @@ def run(source: Path, plan: PlanSource, opts: RunOptions,
     make = plan if callable(plan) else (lambda: _given(plan))
     if opts.data_only:
         return _data_only(source, opts, log, t0)
+    if opts.live and not opts.resume:
+        _start_capture(source, opts, log)
     if not opts.resume:
         chosen = _selected(make(), opts)  # (blockers and selection: before any connection)
     log(f"STEP 2  check target {target.show(opts.dsn)}")
@@ -167,6 +188,29 @@ def run(source: Path, plan: PlanSource, opts: RunOptions,
     return result
 
 
+def _start_capture(source: Path, opts: RunOptions, log: Callable[[str], None]) -> None:
+    """Triggers on every table that can be followed (before the copy's snapshot, so that
+    every change after it is in the log); a selected table that cannot be followed is
+    refused first, before anything is written to the source."""
+    import fnmatch
+
+    conn = source_mod.open_source(source)
+    try:
+        _followed, refused = capture.followable(catalog_mod.read_catalog(conn).tables)
+    finally:
+        conn.close()
+    refused = [(n, why) for n, why in refused
+               if (not opts.include or any(fnmatch.fnmatchcase(n, g) for g in opts.include))
+               and not any(fnmatch.fnmatchcase(n, g) for g in opts.exclude)]
+    if refused:
+        names = ", ".join(f"{name} ({why})" for name, why in refused)
+        raise BlockersFound(f"a live run cannot follow {names}; --exclude these tables, or "
+                            "migrate without --live.")
+    followed, _refused = capture.start(source)
+    log(f"        capturing the changes of {len(followed)} tables ({capture.LOG} and triggers "
+        "in the source; 'sqlite2pg capture stop' removes them)")
+
+
 def _given(plan: Plan | None) -> Plan:
     if plan is None:
         raise PlanError("no plan to run; give a plan or a source to plan.")
@@ -211,7 +255,7 @@ def _new_run(conn: Conn, source: Path, plan: Plan, opts: RunOptions, original: P
         state.ensure(conn)
         target.create_staging(conn, staging)
         state.create_run(conn, run_id, str(source.resolve()), identity, opts.target_schema,
-                         staging, names, views, plan.to_json(), opts.recorded())
+                         staging, names, views, plan.to_json(), opts.recorded_for(source))
     state.try_lock(conn, run_id)
     return run_id, staging
 
@@ -349,6 +393,9 @@ def _load(source: Path, plan: Plan, opts: RunOptions, log: Callable[[str], None]
                 post.table_ready(t.name)
             results += cp.run()
             held, identity = cp.snapshot, cp.identity
+            if cp.capture_position is not None and opts.live:
+                with target.connect(opts.dsn, autocommit=True) as conn:
+                    state.mark_done(conn, run_id, "capture", rows=cp.capture_position)
             order = {t.name: i for i, t in enumerate(plan.tables)}
             results.sort(key=lambda r: order[r.table])
             steps["copy"] = time.perf_counter() - start
@@ -437,6 +484,13 @@ def _verify(source: Path, plan: Plan, opts: RunOptions, result: RunResult,
     start = time.perf_counter()
     snapshot = result.snapshot
     faults.pause("verify")
+    if opts.live and snapshot is None and snapshot_identity(source) != result.copy_identity:
+        log("STEP 7  verify: left to the cutover (the application wrote since the copy, and "
+            "a rollback journal cannot keep the snapshot copied)")
+        if result.run_id is not None:
+            with target.connect(opts.dsn, autocommit=True) as conn:
+                state.mark_done(conn, result.run_id, "verify")
+        return
     try:
         if snapshot is not None and snapshot_identity(source) != result.copy_identity:
             # The application wrote since the copy began: compare the very snapshot copied.

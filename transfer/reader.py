@@ -113,7 +113,7 @@ def pinned_snapshot(conn: adbc_sqlite.Connection, path: Path) -> dict[str, Any] 
 
 
 def typed_query(table: str, exprs: list[tuple[str, str]], where: str | None = None,
-                order_by: str | None = None, sort: bool = False) -> str:
+                order_by: str | None = None, sort: bool = False, ctes: str = "") -> str:
     """``exprs``: (SQLite expression, storage class it yields). Sentinel row first.
 
     ``sort``: order by sorting the rows read in table order (SQLite's external sorter, in
@@ -131,8 +131,8 @@ def typed_query(table: str, exprs: list[tuple[str, str]], where: str | None = No
         body += f" ORDER BY {order_by}"
         body = f"SELECT * FROM ({body})"
     return (f"WITH RECURSIVE sqlite2pg_sentinel(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM "
-            f"sqlite2pg_sentinel WHERE i < {{sentinels}}) SELECT {sentinel} FROM "
-            f"sqlite2pg_sentinel UNION ALL {body}")
+            f"sqlite2pg_sentinel WHERE i < {{sentinels}}){', ' + ctes if ctes else ''} "
+            f"SELECT {sentinel} FROM sqlite2pg_sentinel UNION ALL {body}")
 
 
 def batches(conn: adbc_sqlite.Connection, query: str,

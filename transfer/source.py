@@ -147,6 +147,18 @@ def check_readable(path: Path) -> None:
         conn.close()
 
 
+def schema_version(path: Path) -> int:
+    """The schema's version as SQLite reads it (in WAL mode, the file's header is behind
+    until a checkpoint)."""
+    conn = open_source(path)
+    try:
+        return int(conn.execute("PRAGMA schema_version").fetchone()[0])
+    except sqlite3.DatabaseError as e:
+        raise describe_sqlite_error(path, e) from None
+    finally:
+        conn.close()
+
+
 def describe_sqlite_error(path: Path, e: sqlite3.Error) -> SourceError:
     """Turn an sqlite3 error into one sentence saying what to do."""
     msg = str(e)

@@ -636,12 +636,14 @@ class TableVerifier:
                 buckets[b] = (n + 1, (s + h) % 2**64)
         return _Side(rows, total % 2**64, buckets if with_buckets else None)
 
-    def source_rows_in(self, conn: Any, buckets: set[int]) -> dict[str, tuple[str, list[str]]]:
-        """key digest -> (displayed key, column fields) of the source rows in ``buckets``."""
+    def source_rows_in(self, conn: Any, buckets: set[int] | None,
+                       where: str | None = None) -> dict[str, tuple[str, list[str]]]:
+        """key digest -> (displayed key, column fields) of the source rows in ``buckets``
+        (None: every row matching ``where``)."""
         out: dict[str, tuple[str, list[str]]] = {}
-        for batch, fields in self._source_batches(conn):
+        for batch, fields in self._source_batches(conn, where):
             _h, numbers = self._hashes(fields, True)
-            picked = [i for i, x in enumerate(numbers) if x in buckets]
+            picked = [i for i, x in enumerate(numbers) if buckets is None or x in buckets]
             if not picked:
                 continue
             cols = [f.take(pa.array(picked)).to_pylist() for f in fields]
@@ -692,8 +694,10 @@ class TableVerifier:
         total = sum(s for _n, s in buckets.values()) % 2**64
         return _Side(rows, total, buckets)
 
-    def target_rows_in(self, conn: target.Conn, buckets: set[int]
+    def target_rows_in(self, conn: target.Conn, buckets: set[int] | None,
+                       where: sql.Composable | None = None, params: Any = None
                        ) -> dict[str, tuple[str, list[str]]]:
+        """As ``source_rows_in``, from PostgreSQL (``where`` with its ``params``)."""
         fields = self._pg_fields()
         _h, b, key = self._pg_exprs()
         display = sql.SQL(" || ', ' || ").join(
@@ -705,11 +709,13 @@ class TableVerifier:
             for i in self.pk_idx) if self.pk_idx else sql.SQL("''")
         q = sql.SQL("SELECT encode(sha256(convert_to({key}, 'UTF8')), 'hex'), {display}, "
                     "ARRAY[{fields}]::text[] FROM {t} "
-                    "WHERE {b} = ANY(%s)").format(
+                    "WHERE {where}").format(
             key=key, display=display, fields=sql.SQL(", ").join(fields) if fields
-            else sql.SQL("''"), t=self._rel(), b=b)
+            else sql.SQL("''"), t=self._rel(),
+            where=sql.SQL("{} = ANY(%s)").format(b) if buckets is not None else where)
         out: dict[str, tuple[str, list[str]]] = {}
-        for digest, shown, row in conn.execute(q, (sorted(buckets),)):
+        for digest, shown, row in conn.execute(
+                q, (sorted(buckets),) if buckets is not None else params):
             row = list(row) if fields else []
             if not self.pk_idx:
                 digest = _apart(out, digest)
@@ -727,23 +733,29 @@ class TableVerifier:
         # a few buckets at a time, so memory stays bounded by the chunk size
         for chunk in _chunks(sorted(differing), 8):
             wanted = set(chunk)
-            s_rows = self.source_rows_in(src_conn, wanted)
-            t_rows = self.target_rows_in(pg_conn, wanted)
-            for k in sorted(set(s_rows) | set(t_rows)):
-                s, t = s_rows.get(k), t_rows.get(k)
-                if s and t:
-                    if s[1] != t[1]:
-                        cols = [c.name for c, a, b2 in zip(self.t.columns, s[1], t[1],
-                                                            strict=True) if a != b2]
-                        found.append(RowDifference("differs", s[0], cols))
-                elif s:
-                    found.append(RowDifference("missing", s[0]))
-                elif t:
-                    found.append(RowDifference("extra", t[0]))
+            found += self.differences(self.source_rows_in(src_conn, wanted),
+                                      self.target_rows_in(pg_conn, wanted))
             if len(found) > limit:
                 break
         verdict.differences = found[:limit]
         verdict.more_differences = len(found) > limit
+
+    def differences(self, s_rows: dict[str, tuple[str, list[str]]],
+                    t_rows: dict[str, tuple[str, list[str]]]) -> list[RowDifference]:
+        """The rows that differ, are missing or are extra, between two sets of rows."""
+        found = []
+        for k in sorted(set(s_rows) | set(t_rows)):
+            s, t = s_rows.get(k), t_rows.get(k)
+            if s and t:
+                if s[1] != t[1]:
+                    cols = [c.name for c, a, b2 in zip(self.t.columns, s[1], t[1],
+                                                        strict=True) if a != b2]
+                    found.append(RowDifference("differs", s[0], cols))
+            elif s:
+                found.append(RowDifference("missing", s[0]))
+            elif t:
+                found.append(RowDifference("extra", t[0]))
+        return found
 
 
 def _shown(tagged: str | None) -> str:

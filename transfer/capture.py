@@ -1,0 +1,156 @@
+"""Change capture on the source, for a live cutover: which rows the application changes
+while the copy and the catch-up run.
+
+``start`` installs, in one short write transaction, a change log table and AFTER INSERT,
+UPDATE and DELETE triggers on every table that can be followed. A trigger records which row
+changed (its primary key before and after, as SQLite literals) and a monotonic sequence, not
+the row itself: the catch-up reads the row from the source when it applies the change, so
+the application's writes stay cheap. ``stop`` removes every object ``start`` made.
+
+A table can be followed when it has a primary key (the row is found again in PostgreSQL by
+it); a virtual table (no triggers) or a table without a key cannot, and is said so.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sqlite3
+import urllib.parse
+from dataclasses import dataclass
+from pathlib import Path
+
+from transfer import source as source_mod
+from transfer import sqltext
+from transfer.catalog import Table, read_catalog
+from transfer.errors import SourceError
+from transfer.sqltext import quote_ident
+
+LOG = "sqlite2pg_changes"
+TRIGGERS = "sqlite2pg_capture_"  # name prefix of the triggers
+OPERATIONS = {"insert": "INSERT", "update": "UPDATE", "delete": "DELETE"}
+
+
+@dataclass
+class Followed:
+    table: str
+    key: list[str]  # its primary key's columns
+
+
+def followable(tables: list[Table]) -> tuple[list[Followed], list[tuple[str, str]]]:
+    """The tables a capture follows, and (table, why not) for the others."""
+    yes: list[Followed] = []
+    no: list[tuple[str, str]] = []
+    for t in tables:
+        if t.name == LOG:
+            continue
+        if t.kind == "virtual":
+            no.append((t.name, "a virtual table has no triggers"))
+        elif not t.pk:
+            no.append((t.name, "it has no primary key, by which a changed row would be found "
+                       "in PostgreSQL"))
+        else:
+            yes.append(Followed(t.name, list(t.pk)))
+    return yes, no
+
+
+def _key(row: str, columns: list[str]) -> str:
+    """SQL of a row's key as one text: its columns' SQLite literals (quote()), in order."""
+    return " || ',' || ".join(f"quote({row}.{quote_ident(c)})" for c in columns)
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def trigger_sql(f: Followed) -> list[tuple[str, str]]:
+    """(name, CREATE TRIGGER statement) of the three triggers following ``f``."""
+    out = []
+    for op, word in OPERATIONS.items():
+        old = _key("OLD", f.key) if op != "insert" else "NULL"
+        new = _key("NEW", f.key) if op != "delete" else "NULL"
+        name = f"{TRIGGERS}{op}_{f.table}"
+        out.append((name, f"CREATE TRIGGER {quote_ident(name)} AFTER {word} ON "
+                          f"{quote_ident(f.table)} BEGIN INSERT INTO {LOG} (tbl, old_key, new_key) "
+                          f"VALUES ({_literal(f.table)}, {old}, {new}); END"))
+    return out
+
+
+def _writer(path: Path) -> sqlite3.Connection:
+    source_mod.check_file(path)
+    uri = "file:" + urllib.parse.quote(os.fspath(path.resolve())) + "?mode=rw"
+    try:
+        return sqlite3.connect(uri, uri=True, isolation_level=None,
+                               timeout=source_mod.BUSY_TIMEOUT_MS / 1000)
+    except sqlite3.Error as e:
+        raise source_mod.describe_sqlite_error(path, e) from None
+
+
+def start(path: Path) -> tuple[list[Followed], list[tuple[str, str]]]:
+    """Install the change log and the triggers, in one write transaction (idempotent)."""
+    conn = _writer(path)
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        tables, skipped = followable(read_catalog(conn).tables)
+        conn.execute(f"CREATE TABLE IF NOT EXISTS {LOG} (seq INTEGER PRIMARY KEY AUTOINCREMENT, "
+                     "tbl TEXT NOT NULL, old_key TEXT, new_key TEXT, "
+                     "at INTEGER NOT NULL DEFAULT (CAST(strftime('%s', 'now') AS INTEGER)))")
+        for f in tables:
+            for _name, statement in trigger_sql(f):
+                conn.execute(statement.replace("CREATE TRIGGER", "CREATE TRIGGER IF NOT EXISTS",
+                                               1))
+        conn.execute("COMMIT")
+    except sqlite3.Error as e:
+        with contextlib.suppress(sqlite3.Error):
+            conn.execute("ROLLBACK")
+        raise SourceError(f"cannot start capturing changes in {path} ({e}); the file must be "
+                          "writable by this user, and no writer may hold it for long.") from None
+    finally:
+        conn.close()
+    return tables, skipped
+
+
+def stop(path: Path) -> int:
+    """Remove the triggers and the change log (every object ``start`` made); how many."""
+    conn = _writer(path)
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        names = [r[0] for r in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'trigger' AND name LIKE ? ESCAPE '\\'",
+            (TRIGGERS.replace("_", "\\_") + "%",)).fetchall()]
+        for name in names:
+            conn.execute(f"DROP TRIGGER {quote_ident(name)}")
+        conn.execute(f"DROP TABLE IF EXISTS {LOG}")
+        if conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'sqlite_sequence'").fetchone():
+            conn.execute("DELETE FROM sqlite_sequence WHERE name = ?", (LOG,))
+        conn.execute("COMMIT")
+    except sqlite3.Error as e:
+        with contextlib.suppress(sqlite3.Error):
+            conn.execute("ROLLBACK")
+        raise SourceError(f"cannot stop capturing changes in {path} ({e}).") from None
+    finally:
+        conn.close()
+    return len(names)
+
+
+def installed(conn: sqlite3.Connection) -> bool:
+    return conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
+                        (LOG,)).fetchone() is not None
+
+
+def key_literals(text: str, width: int) -> list[str]:
+    """The SQLite literals of a recorded key (refused unless exactly ``width`` literals: the
+    log is the source's, and each is pasted into a query on the source)."""
+    parts = sqltext.split_top_level(sqltext.tokenize(text))
+    out = []
+    for part in parts:
+        toks = part[1:] if part and part[0].kind == "op" and part[0].text == "-" else part
+        if len(toks) != 1 or not (toks[0].kind in ("number", "string", "blob")
+                                  or toks[0].upper == "NULL"):
+            raise SourceError(f"the change log holds a key that is not SQLite literals "
+                              f"({text[:60]!r}); stop and start the capture again.")
+        out.append(sqltext.text_of(text, part))
+    if len(out) != width:
+        raise SourceError(f"the change log holds a key of {len(out)} values for a key of "
+                          f"{width} columns; the table's key changed: stop and start again.")
+    return out
