@@ -79,6 +79,10 @@ def test_a_live_cutover_with_a_writer_loses_nothing(live_db: Path, tmp_path: Pat
     with sqlite3.connect(live_db) as conn:
         last = conn.execute("SELECT max(seq) FROM sqlite2pg_changes").fetchone()[0]
     assert f"cut over at change {last}" in cut.stdout
+    with sqlite3.connect(live_db) as conn:  # a writer the cutover did not move
+        conn.execute("UPDATE users SET full_name = 'late' WHERE id = 1")
+    status = sqlite2pg("status", "--to", pg_dsn)
+    assert "1 changes reached the source after the cutover" in status.stdout, status.stdout
     stopped = sqlite2pg("capture", "stop", str(live_db))
     assert stopped.returncode == 0, stopped.stderr
     with sqlite3.connect(live_db) as conn:

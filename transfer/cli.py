@@ -112,6 +112,9 @@ def plan(
                                                "tables.")] = "public",
     truncate: TruncateOpt = False,
     interval_unit: IntervalUnitOpt = None,
+    live: Annotated[bool, typer.Option("--live", help="Also say which tables a live "
+                                       "cutover can follow (the others are blockers).")
+                    ] = False,
 ) -> None:
     """Preview the PostgreSQL schema and every type decision; needs no PostgreSQL. With
     --data-only --to DSN: how each value loads into the application's own tables, read from
@@ -138,6 +141,8 @@ def plan(
     try:
         p = plan_mod.build_plan(source, load_type_map(type_map), _casts(cast), sample,
                                 JOBS, nocase.value).ordered(order.value)
+        if live:
+            plan_mod.plan_live(source, p)
         if output is not None:
             model.save_plan(p, output)
     except TransferError as e:
@@ -581,6 +586,10 @@ def status(to: DsnOpt = None) -> None:
                       if r.run.backup_schema and r.run.state == "switched" else ""))
         if r.run.message:
             typer.echo(f"    {r.run.message}")
+        if r.late_changes:
+            typer.echo(f"    {r.late_changes} changes reached the source after the cutover: "
+                       "an application still writes to SQLite ('sqlite2pg sync' can carry "
+                       "them)")
         if r.label == "interrupted" or (r.run.state == "switched" and r.verify_pending):
             typer.echo(f"    resume with: sqlite2pg run {shlex.quote(r.run.source)} --to "
                        f"{shlex.quote(target.show(dsn))} --resume")

@@ -130,6 +130,26 @@ def build_plan(path: Path, type_map: TypeMap | None = None,
         conn.close()
 
 
+def plan_live(path: Path, plan: Plan) -> None:
+    """What a live cutover can follow: the tables with a key; each other is a blocker. Each
+    application write to a followed table also writes one row of the change log (its cost
+    is measured in the README)."""
+    from transfer import capture
+
+    conn = source.open_source(path)
+    try:
+        followed, refused = capture.followable(catalog_mod.read_catalog(conn).tables)
+    finally:
+        conn.close()
+    for name, why in refused:
+        plan.blockers.append(Note(name, None, f"a live cutover cannot follow it: {why}; "
+                                  "--exclude it from a live run", kind="blocker"))
+    plan.warnings.append(Note("(live)", None, f"a live cutover follows {len(followed)} tables:"
+                              " each write to one also writes a row of sqlite2pg_changes, in "
+                              "the same transaction (see the README for its measured cost)",
+                              kind="value"))
+
+
 def with_framework(type_map: TypeMap, framework: str | None) -> TypeMap:
     """``type_map`` with the rules of the framework the file shows (type_maps/FRAMEWORK.toml)
     after the user's own and before the defaults."""

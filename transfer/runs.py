@@ -20,6 +20,7 @@ class RunStatus:
     tables_done: int
     rows_copied: int
     verify_pending: bool = False  # switched, and its final verify never finished
+    late_changes: int = 0  # a live run's: changes the source got after its cutover
 
     @property
     def label(self) -> str:
@@ -43,10 +44,34 @@ def status(dsn: str) -> tuple[list[RunStatus], list[str]]:
             tables = [p for k, p in progress.items() if k.startswith("table ")]
             out.append(RunStatus(r, state.is_running(conn, r.run_id),
                                  sum(1 for p in tables if p.done), sum(p.rows for p in tables),
-                                 bool(r.options.get("verify")) and "verify" not in progress))
+                                 bool(r.options.get("verify")) and "verify" not in progress,
+                                 _late(r, progress)))
         known = {s.run.staging_schema for s in out}
         orphans = [n for n in _schemas(conn, STAGING_PREFIX) if n not in known]
     return out, orphans
+
+
+def _late(r: state.Run, progress: dict[str, state.TableProgress]) -> int:
+    """Changes the source's change log got after the run's cutover (nothing is lost
+    silently: the application wrote to SQLite after it moved); 0 when it cannot tell."""
+    import contextlib
+    from pathlib import Path
+
+    from transfer import capture
+    from transfer import source as source_mod
+
+    if "cutover" not in progress or not Path(r.source).is_file():
+        return 0
+    with contextlib.suppress(Exception):
+        conn = source_mod.open_source(Path(r.source))
+        try:
+            if capture.installed(conn):
+                row = conn.execute(f"SELECT count(*) FROM {capture.LOG} WHERE seq > ?",
+                                   (progress["cutover"].rows,)).fetchone()
+                return int(row[0])
+        finally:
+            conn.close()
+    return 0
 
 
 def rollback(dsn: str, target_schema: str = "public") -> str:
