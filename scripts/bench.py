@@ -17,6 +17,11 @@ cluster (unless ``--dsn``), and runs side by side, each into a fresh database:
   then the same keys, indexes and foreign keys: a hand-made cutover's floor.
 
 Prints wall time, rows/s, peak RSS of the client process and the ratios.
+
+With ``--live``: the live cutover instead, on a WAL-mode copy of the fixture with an
+application writing about 200 transactions a second (tests/apps/live_writer.py): the cost of
+the capture's triggers per write, ``run --live``, the lag ``sync --follow`` keeps, and the
+write pause of ``cutover`` as the writer sees it (its longest wait for a write).
 """
 
 from __future__ import annotations
@@ -104,6 +109,74 @@ def copy_reference(dsn: str, plan: object, files: Path) -> float:
     return time.perf_counter() - start
 
 
+def write_cost(db: Path, writes: int = 2000) -> float:
+    """Seconds per single-row write transaction (an insert and an update in turn)."""
+    import sqlite3
+
+    conn = sqlite3.connect(db, isolation_level=None)
+    start = time.perf_counter()
+    for i in range(writes):
+        conn.execute("BEGIN IMMEDIATE")
+        if i % 2:
+            conn.execute("UPDATE users SET full_name = ? WHERE id = ?", (f"w{i}", i % 100 + 1))
+        else:
+            conn.execute("INSERT INTO api_logs (tenant_id, method, path, status_code, "
+                         "duration_ms, request_id, created_at) VALUES (1, 'GET', '/b', 200, 1.5,"
+                         " ?, '2026-01-01 00:00:00')", (f"b{i}",))
+        conn.execute("COMMIT")
+    conn.close()
+    return (time.perf_counter() - start) / writes
+
+
+def live(db: Path, admin: str, work: Path, py: str) -> None:
+    import sqlite3
+
+    copy = work / "live.db"
+    shutil.copyfile(db, copy)
+    with sqlite3.connect(copy) as conn:
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("CREATE TABLE IF NOT EXISTS tags (tenant_id INTEGER, tag TEXT, rowid_hint "
+                     "INTEGER, PRIMARY KEY (tenant_id, tag)) WITHOUT ROWID")
+    plain = write_cost(copy)
+    subprocess.run([py, "-m", "transfer", "capture", "start", str(copy)], check=True,
+                   stdout=subprocess.DEVNULL)
+    captured = write_cost(copy)
+    subprocess.run([py, "-m", "transfer", "capture", "stop", str(copy)], check=True,
+                   stdout=subprocess.DEVNULL)
+    print(f"write transaction: {plain * 1e6:.0f} us without the capture, "
+          f"{captured * 1e6:.0f} us with it ({(captured - plain) * 1e6:+.0f} us per write)")
+    stop = work / "live.stop"
+    stop.unlink(missing_ok=True)
+    dsn = fresh_db(admin, "bench_live")
+    writer = subprocess.Popen([py, str(ROOT / "tests" / "apps" / "live_writer.py"), str(copy),
+                               str(stop), "200"], stdout=subprocess.PIPE, text=True)
+    try:
+        time.sleep(1)
+        wall, rss, rc, tail = timed([py, "-m", "transfer", "run", str(copy), "--to", dsn,
+                                     "--live", "--quiet"])
+        if rc != 0:
+            sys.exit(f"run --live failed ({rc}):\n{tail}")
+        print(f"run --live {wall:.2f} s, {rss:.0f} MiB peak RSS", flush=True)
+        follow = subprocess.Popen([py, "-m", "transfer", "sync", str(copy), "--to", dsn,
+                                   "--follow"], stderr=subprocess.PIPE, text=True)
+        time.sleep(8)
+        follow.send_signal(2)
+        _out, err = follow.communicate(timeout=60)
+        lags = [line for line in err.splitlines() if "pending" in line]
+        print("sync --follow: " + (lags[-1].strip() if lags else "no lag line"), flush=True)
+        wall, rss, rc, tail = timed([py, "-m", "transfer", "cutover", str(copy), "--to", dsn,
+                                     "--then", f"touch {stop}"])
+        if rc != 0:
+            sys.exit(f"cutover failed ({rc}):\n{tail}")
+        print(f"cutover {wall:.2f} s: {tail.splitlines()[-1] if tail else ''}", flush=True)
+    finally:
+        stop.touch()
+        out, _err = writer.communicate(timeout=120)
+    writes, longest = out.split()
+    print(f"the writer committed {writes} transactions; its longest wait for a write (the "
+          f"cutover's pause as it sees it): {float(longest):.3f} s")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--scale", type=float, default=1.0)
@@ -111,6 +184,7 @@ def main() -> None:
     ap.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "sqlite2pg-bench")
     ap.add_argument("--repeat", type=int, default=1)
     ap.add_argument("--skip", action="append", default=[], help="pgloader, copy-reference")
+    ap.add_argument("--live", action="store_true", help="measure the live cutover instead")
     args = ap.parse_args()
 
     args.work.mkdir(parents=True, exist_ok=True)
@@ -132,6 +206,12 @@ def main() -> None:
         cluster = Path(tempfile.mkdtemp(prefix="sqlite2pg-bench-pg-"))
         admin = pgcluster.start(cluster)
     try:
+        if args.live:
+            py = str(ROOT / ".venv" / "bin" / "python") if (ROOT / ".venv").exists() \
+                else sys.executable
+            print(f"SaaS fixture scale {args.scale:g}: {rows} rows, {size:.0f} MiB", flush=True)
+            live(db, admin, args.work, py)
+            return
         results: dict[str, list[tuple[float, float]]] = {}
         plan = None
         files = args.work / f"csv-{args.scale:g}"

@@ -30,9 +30,13 @@ def sqlite2pg(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
 
 @pytest.fixture
 def live_db(tmp_path: Path) -> Path:
+    return make_live_db(tmp_path, "wal")
+
+
+def make_live_db(tmp_path: Path, journal: str) -> Path:
     db = saas_fixture_at(tmp_path / "live.db", 0.01)
     with sqlite3.connect(db) as conn:
-        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute(f"PRAGMA journal_mode={journal}")
         conn.execute("CREATE TABLE tags (tenant_id INTEGER, tag TEXT, rowid_hint INTEGER, "
                      "PRIMARY KEY (tenant_id, tag)) WITHOUT ROWID")
         conn.executemany("INSERT INTO tags VALUES (?, ?, ?)",
@@ -52,14 +56,18 @@ def recorded_plan(dsn: str) -> model.Plan:
     return model.stored_plan(r.plan, r.run_id)
 
 
-def test_a_live_cutover_with_a_writer_loses_nothing(live_db: Path, tmp_path: Path,
+@pytest.mark.parametrize("journal", ["wal", "delete"])
+def test_a_live_cutover_with_a_writer_loses_nothing(journal: str, tmp_path: Path,
                                                     pg_dsn: str) -> None:
+    live_db = make_live_db(tmp_path, journal)
     stop = tmp_path / "stop"
     writer = start_writer(live_db, stop)
     try:
         time.sleep(0.5)
         run = sqlite2pg("run", str(live_db), "--to", pg_dsn, "--live")
         assert run.returncode == 0, run.stderr + run.stdout
+        # (a rollback journal: the application's writes wait for the copy, said so)
+        assert ("the source uses a rollback journal" in run.stderr) == (journal == "delete")
         time.sleep(0.5)
         synced = sqlite2pg("sync", str(live_db), "--to", pg_dsn)
         assert synced.returncode == 0, synced.stderr
@@ -74,7 +82,7 @@ def test_a_live_cutover_with_a_writer_loses_nothing(live_db: Path, tmp_path: Pat
     writes = int(out.split()[0])
     assert writes > 50  # the application wrote throughout
     plan = recorded_plan(pg_dsn)
-    assert compare_all(live_db, pg_dsn, plan) == []
+    assert compare_all(live_db, pg_dsn, plan)[:12] == [], cut.stdout + cut.stderr + run.stderr
     assert sqlite2pg("verify", str(live_db), "--to", pg_dsn).returncode == 0
     with sqlite3.connect(live_db) as conn:
         last = conn.execute("SELECT max(seq) FROM sqlite2pg_changes").fetchone()[0]
@@ -138,3 +146,30 @@ def test_killed_syncs_and_cutovers_resume_to_the_same_result(live_db: Path, tmp_
     assert cut.returncode == 0, cut.stderr + cut.stdout
     assert compare_all(live_db, pg_dsn, recorded_plan(pg_dsn)) == []
     assert sqlite2pg("verify", str(live_db), "--to", pg_dsn).returncode == 0
+
+
+@pytest.mark.parametrize("journal", ["wal", "delete"])
+def test_the_cutovers_write_lock_holds_while_snapshots_open_and_close(journal: str,
+                                                                     tmp_path: Path) -> None:
+    """POSIX drops a process's locks on a file when any of its descriptors of it closes:
+    the lock must survive the snapshots the window opens and closes."""
+    from transfer import reader
+
+    db = tmp_path / "lock.db"
+    with sqlite3.connect(db) as conn:
+        conn.execute(f"PRAGMA journal_mode={journal}")
+        conn.execute("CREATE TABLE t (x)")
+    attempt = ("import sqlite3, sys\nc = sqlite3.connect(sys.argv[1], timeout=0.3, "
+               "isolation_level=None)\ntry:\n    c.execute('BEGIN IMMEDIATE')\n"
+               "    print('granted')\nexcept sqlite3.OperationalError as e:\n    print(e)\n")
+    with reader.write_lock(db):
+        for _ in range(2):
+            snap = reader.connect(db)
+            reader.open_snapshot(snap)
+            snap.close()
+        other = subprocess.run([sys.executable, "-c", attempt, str(db)], capture_output=True,
+                               text=True, timeout=60)
+        assert other.stdout.strip() == "database is locked", other.stdout + other.stderr
+    other = subprocess.run([sys.executable, "-c", attempt, str(db)], capture_output=True,
+                           text=True, timeout=60)
+    assert other.stdout.strip() == "granted"

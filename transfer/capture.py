@@ -37,6 +37,19 @@ class Followed:
     key: list[str]  # its primary key's columns
 
 
+def journal_warning(path: Path) -> str | None:
+    """What a rollback journal means for a live copy (None in WAL mode): SQLite lets no
+    write commit while a read transaction is open, so the application's writes wait while
+    the copy reads its snapshot."""
+    header = source_mod.read_header(path)
+    if len(header) >= 20 and header[18] == 2:
+        return None
+    return ("the source uses a rollback journal, in which no write commits while the copy "
+            "reads: the application's writes wait for the copy (or fail with 'database is "
+            "locked'); run PRAGMA journal_mode=WAL on it once, with the application stopped, "
+            "for a copy the application can write through")
+
+
 def followable(tables: list[Table]) -> tuple[list[Followed], list[tuple[str, str]]]:
     """The tables a capture follows, and (table, why not) for the others."""
     yes: list[Followed] = []

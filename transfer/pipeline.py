@@ -209,6 +209,8 @@ def _start_capture(source: Path, opts: RunOptions, log: Callable[[str], None]) -
     followed, _refused = capture.start(source)
     log(f"        capturing the changes of {len(followed)} tables ({capture.LOG} and triggers "
         "in the source; 'sqlite2pg capture stop' removes them)")
+    if (why := capture.journal_warning(source)) is not None:
+        log(f"        {why}")
 
 
 def _given(plan: Plan | None) -> Plan:

@@ -148,6 +148,8 @@ def plan_live(path: Path, plan: Plan) -> None:
                               " each write to one also writes a row of sqlite2pg_changes, in "
                               "the same transaction (see the README for its measured cost)",
                               kind="value"))
+    if (journal := capture.journal_warning(path)) is not None:
+        plan.warnings.append(Note("(live)", None, journal, kind="value"))
 
 
 def with_framework(type_map: TypeMap, framework: str | None) -> TypeMap:

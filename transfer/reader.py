@@ -12,6 +12,7 @@ expressions for the copy.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import urllib.parse
 from collections.abc import Iterator
@@ -88,6 +89,41 @@ def connect(path: Path) -> adbc_sqlite.Connection:
         return conn
     except Exception as e:  # the driver raises its own error classes
         raise SourceError(f"{path} cannot be opened for reading ({e}); check the file.") from None
+
+
+@contextlib.contextmanager
+def write_lock(path: Path) -> Iterator[None]:
+    """SQLite's write lock on ``path`` while the block runs (the application's writers
+    wait; readers go on), taken through this driver's SQLite library, the one every
+    snapshot here is read with. A lock taken through another SQLite library in this process
+    (Python's sqlite3) would be dropped by the system when a connection here closes its
+    descriptor of the file: POSIX locks belong to the process, not to the descriptor, and
+    only the library that took a lock defers closing its descriptors while it is held."""
+    uri = "file:" + urllib.parse.quote(os.fspath(path.resolve())) + "?mode=rw"
+    try:
+        conn = adbc_sqlite.connect(uri, autocommit=True)
+    except Exception as e:  # the driver raises its own error classes
+        raise SourceError(f"{path} cannot be opened for writing ({e}); check the file's "
+                          "permissions.") from None
+    try:
+        cur = conn.cursor()
+        try:
+            cur.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            cur.fetchall()
+            cur.execute("BEGIN IMMEDIATE")
+            cur.fetchall()
+        except Exception as e:
+            raise SourceError(f"SQLite's write lock on {path} was not granted ({e}); an "
+                              "application transaction held it too long: try again.") from None
+        try:
+            yield
+        finally:
+            with contextlib.suppress(Exception):
+                cur.execute("ROLLBACK")
+                cur.fetchall()
+            cur.close()
+    finally:
+        conn.close()
 
 
 def open_snapshot(conn: adbc_sqlite.Connection) -> None:

@@ -330,9 +330,7 @@ def cutover(source: Path, dsn: str, schema: str | None, then: str | None,
                 rows = _verify_changed(src, dsn, live, schema, done)
                 log(f"        {rows} rows changed since: equal at change {end}")
     # 2. the write lock: the window
-    lock = capture._writer(source)
-    try:
-        lock.execute("BEGIN IMMEDIATE")
+    with reader.write_lock(source):
         start = time.monotonic()
         faults.pause("cutover")
         with adbc_pg.connect(target.adbc_uri(dsn)) as pg, \
@@ -348,10 +346,6 @@ def cutover(source: Path, dsn: str, schema: str | None, then: str | None,
             state.set_state(conn, live.run.run_id, "switched",
                             f"cut over at change {live.position}")
         pause = time.monotonic() - start
-    finally:
-        with contextlib.suppress(Exception):
-            lock.execute("ROLLBACK")
-        lock.close()
     return Cutover(at, live.position, changed, pause, code)
 
 
