@@ -553,8 +553,9 @@ def cutover(
         _fail(e)
         return
     typer.echo(f"cut over at change {done.final}: every table verified equal at change "
-               f"{done.verified_at}, then {done.changed_rows} rows changed since; the "
-               f"application's writes paused {done.pause:.3f} s")
+               f"{done.verified_at}, and the {done.changed_rows} rows changed since ("
+               f"{done.window_rows} in the window); the application's writes paused "
+               f"{done.pause:.3f} s")
     if done.then:
         typer.echo(f"sqlite2pg: error: --then exited {done.then}; the target is complete, "
                    "check the application.", err=True)

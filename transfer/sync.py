@@ -298,7 +298,8 @@ def catch_up(source: Path, dsn: str, schema: str | None, log: Callable[[str], No
 class Cutover:
     verified_at: int  # the position every table was verified equal at, while live
     final: int  # the position at the cutover
-    changed_rows: int  # rows changed since, verified inside the window
+    changed_rows: int  # rows changed since, each verified after it was applied
+    window_rows: int  # of which inside the window
     pause: float  # seconds the application's writers waited
     then: int | None  # --then's exit code
 
@@ -320,6 +321,7 @@ def cutover(source: Path, dsn: str, schema: str | None, then: str | None,
                           "cutover: 'sqlite2pg verify' names the rows.")
     # the changes made meanwhile, applied and their rows verified while the application
     # writes, until few are left for the window
+    verified = 0
     with adbc_pg.connect(target.adbc_uri(dsn)) as pg:
         while True:
             with contextlib.closing(_snapshot(source)) as src:
@@ -328,6 +330,7 @@ def cutover(source: Path, dsn: str, schema: str | None, then: str | None,
                     break
                 done = apply(src, pg, live, schema, end, collect=True)
                 rows = _verify_changed(src, dsn, live, schema, done)
+                verified += rows
                 log(f"        {rows} rows changed since: equal at change {end}")
     # 2. the write lock: the window
     with reader.write_lock(source):
@@ -346,7 +349,7 @@ def cutover(source: Path, dsn: str, schema: str | None, then: str | None,
             state.set_state(conn, live.run.run_id, "switched",
                             f"cut over at change {live.position}")
         pause = time.monotonic() - start
-    return Cutover(at, live.position, changed, pause, code)
+    return Cutover(at, live.position, verified + changed, changed, pause, code)
 
 
 def _verify_changed(src: Any, dsn: str, live: Live, schema: str, done: Applied) -> int:
