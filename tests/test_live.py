@@ -141,7 +141,18 @@ def test_killed_syncs_and_cutovers_resume_to_the_same_result(live_db: Path, tmp_
     time.sleep(0.5)
     stop.touch()
     writer.communicate(timeout=60)
+    kill_at("sync committed", "sync", str(live_db), "--to", pg_dsn)
+    with psycopg.connect(pg_dsn) as conn:  # killed after its commit: that batch is applied
+        after = conn.execute("SELECT rows FROM sqlite2pg.progress WHERE item = 'capture'"
+                             ).fetchone()
+    assert after is not None and before is not None and after[0] > before[0]
+    stop.unlink()
+    writer = start_writer(live_db, stop, rate=400)
+    time.sleep(0.5)
+    stop.touch()
+    writer.communicate(timeout=60)
     kill_at("cutover", "cutover", str(live_db), "--to", pg_dsn)
+    kill_at("cutover applied", "cutover", str(live_db), "--to", pg_dsn)
     cut = sqlite2pg("cutover", str(live_db), "--to", pg_dsn)
     assert cut.returncode == 0, cut.stderr + cut.stdout
     assert compare_all(live_db, pg_dsn, recorded_plan(pg_dsn)) == []

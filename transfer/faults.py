@@ -3,7 +3,10 @@
 at a known moment. Points: ``plan`` (the profile done, nothing recorded in the target),
 ``pre-data``, ``copy <table>`` (when the third batch of that table is on its way),
 ``post-data`` (after some keys and indexes are committed), ``switch``, ``verify`` (after
-the switch, before the final verify)."""
+the switch, before the final verify); for a live cutover ``sync commit`` (a batch of
+changes applied, not committed), ``sync committed`` (just after), ``cutover`` (SQLite's
+write lock taken) and ``cutover applied`` (the last changes applied and verified under the
+lock, the cutover not yet recorded)."""
 
 from __future__ import annotations
 

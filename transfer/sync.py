@@ -144,6 +144,7 @@ def _commit(src: Any, pg: adbc_pg.Connection, live: Live, schema: str,
     faults.pause("sync commit")
     pg.commit()
     live.position = done.position = position
+    faults.pause("sync committed")
 
 
 def _advance(schema: str, t: TablePlan, column: str, sequence: str) -> str:
@@ -340,6 +341,7 @@ def cutover(source: Path, dsn: str, schema: str | None, then: str | None,
                 contextlib.closing(_snapshot(source)) as src:
             done = apply(src, pg, live, schema, None, collect=True)
             changed = _verify_changed(src, dsn, live, schema, done)
+        faults.pause("cutover applied")
         code = None
         if then:
             log(f"        running {then!r} (the source's writers wait)")
