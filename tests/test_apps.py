@@ -7,14 +7,13 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import psycopg
 import pytest
+from paused import kill_at
 
 APPS = Path(__file__).resolve().parent / "apps"
 
@@ -96,10 +95,6 @@ def test_django_plan_names_what_the_schema_cannot_take(django_shop: tuple[Path, 
     assert after == before  # refused before writing anything
 
 
-def _foreground() -> None:
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-
-
 def test_a_killed_load_leaves_the_schema_as_it_was_and_resumes(
         django_shop: tuple[Path, str]) -> None:
     db, dsn = django_shop
@@ -110,16 +105,7 @@ def test_a_killed_load_leaves_the_schema_as_it_was_and_resumes(
                     for t in ("shop_item", "shop_tenant", "django_content_type")}
 
     before = counts()
-    proc = subprocess.Popen([sys.executable, "-m", "transfer", "run", str(db), "--to", dsn,
-                             "--data-only", "--truncate"], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, preexec_fn=_foreground,
-                            env={**os.environ, "SQLITE2PG_PAUSE_AT": "switch"})
-    assert proc.stderr is not None
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and "paused at switch" not in proc.stderr.readline():
-        pass
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait(timeout=30)
+    kill_at("switch", "run", str(db), "--to", dsn, "--data-only", "--truncate")
     assert counts() == before  # inside the load's transaction: nothing happened
     resumed = sqlite2pg("run", str(db), "--to", dsn, "--data-only", "--truncate", "--resume")
     assert resumed.returncode == 0, resumed.stderr

@@ -10,12 +10,12 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import psycopg
 import pytest
 from conftest import saas_fixture
+from paused import start_paused
 
 from transfer import runs, verify
 from transfer.plan import build_plan
@@ -26,33 +26,6 @@ ENV = {"SQLITE2PG_CHUNK_ROWS": "2000", "SQLITE2PG_BATCH_ROWS": "1000"}
 def sqlite2pg(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "transfer", *args], capture_output=True,
                           text=True, timeout=300, env={**os.environ, **ENV, **env})
-
-
-def _foreground() -> None:
-    """SIGINT as a terminal's foreground process has it: a shell starts background jobs
-    (a CI runner's too, sometimes) with SIGINT ignored, and Python then never raises
-    KeyboardInterrupt."""
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-
-
-def start_paused(point: str, *args: str) -> subprocess.Popen[str]:
-    """Start ``sqlite2pg run`` and return once it is paused at ``point``."""
-    proc = subprocess.Popen([sys.executable, "-m", "transfer", "run", *args],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, **ENV, "SQLITE2PG_PAUSE_AT": point},
-                            preexec_fn=_foreground)
-    assert proc.stderr is not None
-    seen = []
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        line = proc.stderr.readline()
-        seen.append(line)
-        if f"paused at {point}" in line:
-            return proc
-        if not line and proc.poll() is not None:
-            break
-    proc.kill()
-    raise AssertionError(f"the run never paused at {point}: {''.join(seen)}")
 
 
 def fingerprint(dsn: str, schema: str = "public") -> dict[str, tuple[int, str]]:
@@ -85,7 +58,8 @@ def test_sigkill_leaves_target_as_it_was_and_resume_completes(
     before = fingerprint(pg_dsn)
     assert before["api_logs"][0] == 8000
 
-    proc = start_paused(point, str(bigger_db), "--to", pg_dsn, "--if-exists", "replace")
+    proc = start_paused(point, "run", str(bigger_db), "--to", pg_dsn, "--if-exists", "replace",
+                        env=ENV)
     if point == "post-data":  # no autovacuum on the staging tables until the switch
         with psycopg.connect(pg_dsn) as conn:
             held = conn.execute("SELECT count(*) FROM pg_class c JOIN pg_namespace n ON "
@@ -135,7 +109,7 @@ def test_sigkill_leaves_target_as_it_was_and_resume_completes(
 def test_resume_refuses_a_changed_source(saas_db: Path, tmp_path: Path, pg_dsn: str) -> None:
     db = tmp_path / "changing.db"
     db.write_bytes(saas_db.read_bytes())
-    proc = start_paused("copy api_logs", str(db), "--to", pg_dsn)
+    proc = start_paused("copy api_logs", "run", str(db), "--to", pg_dsn, env=ENV)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait(timeout=30)
 
@@ -152,7 +126,7 @@ def test_resume_refuses_a_changed_source(saas_db: Path, tmp_path: Path, pg_dsn: 
 
 
 def test_ctrl_c_stops_cleanly_and_says_how_to_resume(saas_db: Path, pg_dsn: str) -> None:
-    proc = start_paused("post-data", str(saas_db), "--to", pg_dsn)
+    proc = start_paused("post-data", "run", str(saas_db), "--to", pg_dsn, env=ENV)
     os.kill(proc.pid, signal.SIGINT)
     _out, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
@@ -169,7 +143,8 @@ def test_backup_keeps_the_snapshot_and_resume_reads_it(saas_db: Path, tmp_path: 
     db = tmp_path / "live.db"
     db.write_bytes(saas_db.read_bytes())
     backups = tmp_path / "backups"
-    proc = start_paused("copy api_logs", str(db), "--to", pg_dsn, "--backup", str(backups))
+    proc = start_paused("copy api_logs", "run", str(db), "--to", pg_dsn, "--backup",
+                        str(backups), env=ENV)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait(timeout=30)
     (copy,) = backups.glob("live-*.db")

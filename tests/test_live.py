@@ -6,7 +6,6 @@ result, no change applied twice or skipped."""
 from __future__ import annotations
 
 import os
-import signal
 import sqlite3
 import subprocess
 import sys
@@ -17,6 +16,7 @@ import psycopg
 import pytest
 from compare import compare_all
 from conftest import saas_fixture_at
+from paused import kill_at
 
 from transfer import model, state
 
@@ -99,58 +99,35 @@ def test_a_live_cutover_with_a_writer_loses_nothing(journal: str, tmp_path: Path
     assert left == (0,)
 
 
-def _foreground() -> None:
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
+def write_for(db: Path, seconds: float, tmp_path: Path) -> None:
+    """The application writing for a while (400 transactions a second), then stopped."""
+    stop = tmp_path / "stop"
+    stop.unlink(missing_ok=True)
+    writer = start_writer(db, stop, rate=400)
+    time.sleep(seconds)
+    stop.touch()
+    writer.communicate(timeout=60)
 
 
-def kill_at(point: str, *args: str) -> None:
-    proc = subprocess.Popen([sys.executable, "-m", "transfer", *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, preexec_fn=_foreground,
-                            env={**os.environ, "SQLITE2PG_PAUSE_AT": point})
-    assert proc.stderr is not None
-    deadline = time.monotonic() + 120
-    seen = []
-    while time.monotonic() < deadline:
-        line = proc.stderr.readline()
-        seen.append(line)
-        if f"paused at {point}" in line:
-            break
-        if not line and proc.poll() is not None:
-            raise AssertionError("".join(seen))
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait(timeout=30)
+def position(dsn: str) -> int:
+    with psycopg.connect(dsn) as conn:
+        row = conn.execute("SELECT rows FROM sqlite2pg.progress WHERE item = 'capture'"
+                           ).fetchone()
+    assert row is not None
+    return int(row[0])
 
 
 def test_killed_syncs_and_cutovers_resume_to_the_same_result(live_db: Path, tmp_path: Path,
                                                             pg_dsn: str) -> None:
     assert sqlite2pg("run", str(live_db), "--to", pg_dsn, "--live").returncode == 0
-    stop = tmp_path / "stop"
-    writer = start_writer(live_db, stop, rate=400)
-    time.sleep(1.0)
-    stop.touch()
-    writer.communicate(timeout=60)
-    with psycopg.connect(pg_dsn) as conn:
-        before = conn.execute("SELECT rows FROM sqlite2pg.progress WHERE item = 'capture'"
-                              ).fetchone()
+    write_for(live_db, 1.0, tmp_path)
+    before = position(pg_dsn)
     kill_at("sync commit", "sync", str(live_db), "--to", pg_dsn)
-    with psycopg.connect(pg_dsn) as conn:  # killed inside the transaction: not applied
-        assert conn.execute("SELECT rows FROM sqlite2pg.progress WHERE item = 'capture'"
-                            ).fetchone() == before
-    stop.unlink()
-    writer = start_writer(live_db, stop, rate=400)
-    time.sleep(0.5)
-    stop.touch()
-    writer.communicate(timeout=60)
+    assert position(pg_dsn) == before  # killed inside the transaction: not applied
+    write_for(live_db, 0.5, tmp_path)
     kill_at("sync committed", "sync", str(live_db), "--to", pg_dsn)
-    with psycopg.connect(pg_dsn) as conn:  # killed after its commit: that batch is applied
-        after = conn.execute("SELECT rows FROM sqlite2pg.progress WHERE item = 'capture'"
-                             ).fetchone()
-    assert after is not None and before is not None and after[0] > before[0]
-    stop.unlink()
-    writer = start_writer(live_db, stop, rate=400)
-    time.sleep(0.5)
-    stop.touch()
-    writer.communicate(timeout=60)
+    assert position(pg_dsn) > before  # killed after its commit: that batch is applied
+    write_for(live_db, 0.5, tmp_path)
     kill_at("cutover", "cutover", str(live_db), "--to", pg_dsn)
     kill_at("cutover applied", "cutover", str(live_db), "--to", pg_dsn)
     cut = sqlite2pg("cutover", str(live_db), "--to", pg_dsn)

@@ -8,16 +8,15 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import sqlite3
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import psycopg
 import pytest
 from conftest import build_db
+from paused import kill_at
 
 from transfer import target
 from transfer.errors import TargetError
@@ -240,32 +239,9 @@ def test_refused_runs_leave_the_target_schemas_unchanged(small_db: Path, tmp_pat
 
 
 # -- --resume always finishes ------------------------------------------------------------
-def _foreground() -> None:
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-
-
-def kill_at(point: str, *args: str) -> None:
-    proc = subprocess.Popen([sys.executable, "-m", "transfer", "run", *args],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, "SQLITE2PG_PAUSE_AT": point},
-                            preexec_fn=_foreground)
-    assert proc.stderr is not None
-    deadline = time.monotonic() + 120
-    seen = []
-    while time.monotonic() < deadline:
-        line = proc.stderr.readline()
-        seen.append(line)
-        if f"paused at {point}" in line:
-            break
-        if not line and proc.poll() is not None:
-            raise AssertionError("".join(seen))
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait(timeout=30)
-
-
 def test_resume_after_a_kill_during_plan_starts_a_new_run(small_db: Path, pg_dsn: str) -> None:
     before = schemas(pg_dsn)
-    kill_at("plan", str(small_db), "--to", pg_dsn)
+    kill_at("plan", "run", str(small_db), "--to", pg_dsn)
     assert schemas(pg_dsn) == before  # nothing recorded yet
     resumed = sqlite2pg("run", str(small_db), "--to", pg_dsn, "--resume")
     assert resumed.returncode == 0, resumed.stderr
@@ -275,7 +251,7 @@ def test_resume_after_a_kill_during_plan_starts_a_new_run(small_db: Path, pg_dsn
 
 def test_resume_after_a_kill_during_the_final_verify_verifies(small_db: Path,
                                                               pg_dsn: str) -> None:
-    kill_at("verify", str(small_db), "--to", pg_dsn)
+    kill_at("verify", "run", str(small_db), "--to", pg_dsn)
     status = sqlite2pg("status", "--to", pg_dsn)
     assert "switched" in status.stdout and "--resume" in status.stdout, status.stdout
     assert f"sqlite2pg run {small_db.resolve()}" in status.stdout  # a pasteable command
@@ -292,7 +268,7 @@ def test_resume_after_a_kill_during_the_final_verify_verifies(small_db: Path,
 def test_resume_keeps_the_runs_own_options(small_db: Path, pg_dsn: str) -> None:
     assert sqlite2pg("run", str(small_db), "--to", pg_dsn, "--target-schema", "app"
                      ).returncode == 0
-    kill_at("post-data", str(small_db), "--to", pg_dsn, "--target-schema", "app",
+    kill_at("post-data", "run", str(small_db), "--to", pg_dsn, "--target-schema", "app",
             "--if-exists", "replace")
     resumed = sqlite2pg("run", str(small_db), "--to", pg_dsn, "--resume")  # no options
     assert resumed.returncode == 0, resumed.stderr
