@@ -502,13 +502,15 @@ def capture_stop(source: Source) -> None:
     typer.echo(f"removed {n} triggers and the change log")
 
 
+LiveSchemaOpt = Annotated[str | None, typer.Option(
+    "--target-schema", help="The live run's schema (default: its own).", show_default=False)]
+
+
 @app.command()
 def sync(
     source: Source,
     to: DsnOpt = None,
-    target_schema: Annotated[str | None, typer.Option("--target-schema", help="The live "
-                                                      "run's schema (default: its own).",
-                                                      show_default=False)] = None,
+    target_schema: LiveSchemaOpt = None,
     follow: Annotated[bool, typer.Option("--follow", help="Keep applying until interrupted, "
                                          "showing the lag.")] = False,
 ) -> None:
@@ -533,9 +535,7 @@ def sync(
 def cutover(
     source: Source,
     to: DsnOpt = None,
-    target_schema: Annotated[str | None, typer.Option("--target-schema", help="The live "
-                                                      "run's schema (default: its own).",
-                                                      show_default=False)] = None,
+    target_schema: LiveSchemaOpt = None,
     then: Annotated[str | None, typer.Option("--then", help="A command run while the "
                                              "source's writers wait (e.g. the one that "
                                              "restarts the application on PostgreSQL).")
