@@ -115,7 +115,7 @@ def test_target_without_permission(saas_db: Path, pg_dsn: str) -> None:
     info.update(user="sqlite2pg_reader", password="pw-not-shown")
     proc = sqlite2pg("run", str(saas_db), "--to", make_conninfo("", **info), "-q")
     try:
-        assert_one_sentence(proc, 2, "permission denied")
+        assert_one_sentence(proc, 2, "may not create objects in database", "GRANT CREATE")
         assert "pw-not-shown" not in proc.stderr + proc.stdout
     finally:
         with psycopg.connect(pg_dsn, autocommit=True) as conn:

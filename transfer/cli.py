@@ -234,6 +234,55 @@ DsnOpt = Annotated[str | None, typer.Option(
 
 
 @app.command()
+def check(
+    source: Source,
+    to: DsnOpt = None,
+    plan_file: Annotated[Path | None, typer.Option("--plan", help="Check this reviewed plan "
+                                                   "file instead of planning afresh.")] = None,
+    target_schema: Annotated[str, typer.Option("--target-schema", help="Schema that would "
+                                               "receive the tables.")] = "public",
+    if_exists: Annotated[IfExists, typer.Option("--if-exists", help="As run's: with replace, "
+                                                "same-named tables are no obstacle.")
+                         ] = IfExists.FAIL,
+    include: Annotated[list[str] | None, typer.Option("--include", help="Only tables matching "
+                                                      "this glob (repeatable).")] = None,
+    exclude: Annotated[list[str] | None, typer.Option("--exclude", help="Skip tables matching "
+                                                      "this glob (repeatable).")] = None,
+    type_map: TypeMapOpt = None,
+    cast: CastOpt = None,
+    sample: SampleOpt = SAMPLE_ROWS,
+    nocase: NocaseOpt = Nocase.CITEXT,
+) -> None:
+    """Check everything 'run' would check before writing, and write nothing: the target
+    (connection, CREATE privileges, tables of the same names), the plan's blockers, the
+    source readable now. Exit 0 when a run can start."""
+    from transfer import model, pipeline, target
+    from transfer import source as source_mod
+    from transfer.typemap import load_type_map
+
+    def log(msg: str) -> None:
+        typer.echo(msg, err=True)
+
+    def make_plan() -> model.Plan:
+        log(f"STEP 2  plan {source}" + (f" (from {plan_file})" if plan_file else ""))
+        return pipeline.plan_for_run(source, plan_file, type_map=load_type_map(type_map),
+                                     casts=_casts(cast), sample=sample, nocase=nocase.value)
+
+    try:
+        dsn = target.resolve_dsn(to)
+        source_mod.check_file(source)
+        opts = pipeline.RunOptions(dsn=dsn, target_schema=target_schema,
+                                   if_exists=if_exists.value, include=include or [],
+                                   exclude=exclude or [])
+        chosen = pipeline.check(source, make_plan, opts, log)
+    except TransferError as e:
+        _fail(e)
+        return
+    typer.echo(f"ready: a run can create {len(chosen.tables)} tables and {len(chosen.views)} "
+               f"views in schema {target_schema} of {target.show(dsn)}; nothing was written")
+
+
+@app.command()
 def run(
     source: Source,
     to: DsnOpt = None,
@@ -329,7 +378,7 @@ def run(
 
     def make_plan() -> model.Plan:
         start = time.perf_counter()
-        log(f"STEP 1  plan {source}" + (f" (from {plan_file})" if plan_file else ""))
+        log(f"STEP 2  plan {source}" + (f" (from {plan_file})" if plan_file else ""))
         p = pipeline.plan_for_run(source, plan_file, type_map=load_type_map(type_map),
                                   casts=_casts(cast), sample=sample, jobs=jobs,
                                   nocase=nocase.value)

@@ -1,7 +1,7 @@
 """The orchestrator of ``run``: it reads like the step list.
 
-    STEP 1  plan (computed afresh, or the reviewed plan file)
-    STEP 2  check the target: connect, refuse same-named tables unless --if-exists replace
+    STEP 1  check the target before reading a row: connect, privileges, same-named tables
+    STEP 2  plan (computed afresh, or the reviewed plan file), checked against the target
     STEP 3  create the staging schema and the tables (pre-data)
     STEP 4  copy the rows (one SQLite snapshot -> Arrow batches -> binary COPY)
     STEP 5  keys, indexes, checks, identities, foreign keys, views, ANALYZE (post-data)
@@ -28,6 +28,7 @@ from transfer import (
     faults,
     model,
     postdata,
+    preflight,
     state,
     target,
     verify,
@@ -124,12 +125,55 @@ def run(source: Path, plan: PlanSource, opts: RunOptions,
     make = plan if callable(plan) else (lambda: _given(plan))
     if opts.data_only:
         return _data_only(source, opts, log, t0)
-    if opts.live and not opts.resume:
-        _start_capture(source, opts, log)
-    if not opts.resume:
-        chosen = _selected(make(), opts)  # (blockers and selection: before any connection)
-    log(f"STEP 2  check target {target.show(opts.dsn)}")
+    log(f"STEP 1  check target {target.show(opts.dsn)}")
     lock = target.connect(opts.dsn, autocommit=True)  # holds the run's lock to the end
+    chosen = None
+    try:
+        if not opts.resume:  # (fail fast: before the source is profiled)
+            _preflight(lock, source, opts, log)
+            if opts.live:
+                _start_capture(source, opts, log)
+            chosen = _selected(make(), opts)  # (blockers and selection)
+    except BaseException:
+        lock.close()
+        raise
+    return _run(lock, source, make, plan, chosen, opts, log, t0)
+
+
+def check(source: Path, make: Callable[[], Plan], opts: RunOptions,
+          log: Callable[[str], None] = print) -> Plan:
+    """Everything ``run`` checks before it writes, and nothing written: the target
+    (connection, privileges, same-named tables), the plan's blockers and selection, the
+    plan's own names in the target, the source readable now."""
+    log(f"STEP 1  check target {target.show(opts.dsn)}")
+    with target.connect(opts.dsn, autocommit=True) as conn:
+        _preflight(conn, source, opts, log)
+        chosen = _selected(make(), opts)
+        try:
+            _check_new(conn, source, chosen, opts)
+        except psycopg.Error as e:
+            raise target.describe(e, opts.dsn, "checking the target") from None
+    say_decisions(chosen, log)
+    return chosen
+
+
+def _preflight(conn: Conn, source: Path, opts: RunOptions, log: Callable[[str], None]) -> None:
+    try:
+        found = preflight.check_target(
+            conn, opts.target_schema,
+            preflight.table_names(source, opts.include, opts.exclude), opts.if_exists)
+    except psycopg.Error as e:
+        raise target.describe(e, opts.dsn, "checking the target") from None
+    log(f"        role {found.user} may create schemas in {found.database} (PostgreSQL "
+        f"{found.server}); no table of the source's names in schema {opts.target_schema}"
+        if opts.if_exists != "replace" else
+        f"        role {found.user} may create schemas in {found.database} (PostgreSQL "
+        f"{found.server})")
+
+
+def _run(lock: Conn, source: Path, make: Callable[[], Plan], plan: PlanSource,
+         chosen: Plan | None, opts: RunOptions, log: Callable[[str], None],
+         t0: float) -> RunResult:
     with lock:
         try:
             found = _resumable(lock, source, opts) if opts.resume else None
@@ -143,6 +187,7 @@ def run(source: Path, plan: PlanSource, opts: RunOptions,
                     log(f"        no interrupted run of {source} is recorded in this "
                         "database: starting a new run")
                     chosen = _selected(make(), opts)
+                assert chosen is not None
                 original = source
                 _check_new(lock, source, chosen, opts)
                 if opts.backup_dir is not None:
