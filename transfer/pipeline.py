@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import shlex
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -157,6 +158,11 @@ def check(source: Path, make: Callable[[], Plan], opts: RunOptions,
     return chosen
 
 
+def resume_command(source: Path, dsn: str) -> str:
+    """The command that continues this run, pasteable (the target without its password)."""
+    return shlex.join(["sqlite2pg", "run", str(source), "--to", target.show(dsn), "--resume"])
+
+
 def _preflight(conn: Conn, source: Path, opts: RunOptions, log: Callable[[str], None]) -> None:
     try:
         found = preflight.check_target(
@@ -174,6 +180,7 @@ def _preflight(conn: Conn, source: Path, opts: RunOptions, log: Callable[[str], 
 def _run(lock: Conn, source: Path, make: Callable[[], Plan], plan: PlanSource,
          chosen: Plan | None, opts: RunOptions, log: Callable[[str], None],
          t0: float) -> RunResult:
+    again = resume_command(source, opts.dsn)  # (source: the file given, not its backup)
     with lock:
         try:
             found = _resumable(lock, source, opts) if opts.resume else None
@@ -206,8 +213,8 @@ def _run(lock: Conn, source: Path, make: Callable[[], Plan], plan: PlanSource,
                 raise target.describe(e, opts.dsn) from None
         except KeyboardInterrupt:
             _record(lock, run_id, "loading", "interrupted")
-            raise Interrupted(f"interrupted; the target schema is as it was; continue with "
-                              f"'sqlite2pg run {source} --to ... --resume'.") from None
+            raise Interrupted(f"interrupted; the target schema is as it was; continue with: "
+                              f"{again}") from None
         except TransferError as e:
             if isinstance(e, Interrupted | target.ServerTimeout | PostDataFailed
                           | ConflictError) or (
@@ -217,8 +224,7 @@ def _run(lock: Conn, source: Path, make: Callable[[], Plan], plan: PlanSource,
                 if isinstance(e, TargetError) and not isinstance(
                         e, target.ServerTimeout | PostDataFailed | ConflictError):
                     raise Interrupted(f"{e} The target schema is as it was; when the server "
-                                      "is back, continue with 'sqlite2pg run ... --resume'."
-                                      ) from None
+                                      f"is back, continue with: {again}") from None
                 raise
             _drop_quietly(opts.dsn, staging)
             _record(lock, run_id, "failed", str(e))
