@@ -85,7 +85,7 @@ def test_sigkill_leaves_target_as_it_was_and_resume_completes(
     if point == "copy api_logs":
         assert 0 < committed["api_logs"] < 16000
     for name, t in tables.items():  # rows committed before the kill are not read again
-        assert t["read"] == t["rows"] - committed.get(name, 0), name
+        assert t["rows_read"] == t["rows"] - committed.get(name, 0), name
         assert t["verified"] == "equal", name
     assert tables["api_logs"]["rows"] == 16000
     after = fingerprint(pg_dsn)
@@ -100,7 +100,7 @@ def test_sigkill_leaves_target_as_it_was_and_resume_completes(
     assert pk == (8,)
     assert options == (0,)  # autovacuum is back on in the switched tables
 
-    back = sqlite2pg("rollback", "--to", pg_dsn)
+    back = sqlite2pg("rollback", "--to", pg_dsn, "--yes")
     assert back.returncode == 0, back.stderr
     assert "restored 8 tables" in back.stdout
     assert fingerprint(pg_dsn) == before

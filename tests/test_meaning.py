@@ -232,7 +232,7 @@ def test_a_post_data_failure_keeps_the_rows_and_resumes_with_a_revised_plan(
                         str(plan_file), "--report", str(report))
     assert resumed.returncode == 0, resumed.stderr
     tables = {t["table"]: t for t in json.loads(report.read_text())["tables"]}
-    assert tables["api_logs"]["read"] == 0 and tables["api_logs"]["verified"] == "equal"
+    assert tables["api_logs"]["rows_read"] == 0 and tables["api_logs"]["verified"] == "equal"
 
 
 @pytest.mark.parametrize("nocase", ["citext", "text"])

@@ -47,6 +47,9 @@ class PlanFormat(StrEnum):
 
 
 def _fail(e: TransferError) -> None:
+    from transfer.progress import clear_terminal_line
+
+    clear_terminal_line()
     typer.echo(f"sqlite2pg: error: {e}", err=True)
     raise typer.Exit(int(e.exit_code))
 
@@ -122,8 +125,11 @@ def plan(
 
     Exit code 1 when the plan has blockers (what 'run' would fail on).
     """
+    import time
+
     from transfer import dataonly, ddl, model, report, target
     from transfer import plan as plan_mod
+    from transfer.progress import Progress
     from transfer.typemap import load_type_map
 
     if data_only:
@@ -139,8 +145,11 @@ def plan(
             raise typer.Exit(int(ExitCode.DIFFERENCES))
         return
     try:
+        started = time.monotonic()
         p = plan_mod.build_plan(source, load_type_map(type_map), _casts(cast), sample,
-                                JOBS, nocase.value).ordered(order.value)
+                                JOBS, nocase.value, Progress()).ordered(order.value)
+        # (the read and profile of every row: the text's estimate of run's duration scales it)
+        p.source["profile_seconds"] = round(time.monotonic() - started, 3)
         if live:
             plan_mod.plan_live(source, p)
         if output is not None:
@@ -158,40 +167,6 @@ def plan(
         typer.echo(f"plan saved to {output}", err=True)
     if p.blockers:
         raise typer.Exit(int(ExitCode.DIFFERENCES))
-
-
-class _Bars:
-    """Progress bars on a terminal: the table being copied, and all rows."""
-
-    def __init__(self) -> None:
-        self.shown = False
-        self.last = 0.0
-
-    @staticmethod
-    def bar(done: int, planned: int, width: int = 20) -> str:
-        frac = min(1.0, done / planned) if planned else 1.0
-        return "#" * int(frac * width) + "." * (width - int(frac * width)) + \
-            f" {int(frac * 100):3d}%"
-
-    def update(self, table: str, rows: int, planned: int, all_rows: int, all_planned: int
-               ) -> None:
-        import time
-
-        now = time.monotonic()
-        if now - self.last < 0.1 and rows < planned:
-            return
-        self.last = now
-        line = (f"        {table[:24]:<24} {self.bar(rows, planned)} {rows:>10}   all "
-                f"{self.bar(all_rows, all_planned)}")
-        sys.stderr.write("\r\x1b[K" + line)
-        sys.stderr.flush()
-        self.shown = True
-
-    def clear(self) -> None:
-        if self.shown:
-            sys.stderr.write("\r\x1b[K")
-            sys.stderr.flush()
-            self.shown = False
 
 
 class IntervalUnit(StrEnum):
@@ -309,8 +284,10 @@ def run(
                                        "application's changes (triggers in the source), copy "
                                        "while it writes; then 'sqlite2pg sync' and "
                                        "'sqlite2pg cutover'.")] = False,
-    report_file: Annotated[Path | None, typer.Option("--report", help="Write the summary as "
-                                                     "JSON to this file.")] = None,
+    report_file: Annotated[Path | None, typer.Option("--report", help="Write a report for a "
+                                                     "change review: FILE.md as Markdown, "
+                                                     "else JSON (docs/report.schema.json).")
+                           ] = None,
     no_verify: Annotated[bool, typer.Option("--no-verify", help="Skip the final comparison "
                                             "of row counts and checksums.")] = False,
     on_error: Annotated[OnError, typer.Option("--on-error", help="stop: a value that cannot "
@@ -350,11 +327,11 @@ def run(
     target as it was; an interrupted run continues with --resume. Exit code 1 when the
     final verify finds differences.
     """
-    import json
-    import time
+    from datetime import datetime
 
-    from transfer import model, pipeline, target
+    from transfer import model, pipeline, summary, target
     from transfer import source as source_mod
+    from transfer.progress import Progress
     from transfer.typemap import load_type_map
 
     if schema_only and data_only:
@@ -366,26 +343,15 @@ def run(
                    "--schema-only.", err=True)
         raise typer.Exit(int(ExitCode.USAGE))
 
-    bars = _Bars() if sys.stderr.isatty() and not quiet else None
-
-    def log(msg: str) -> None:
-        if not quiet:
-            if bars is not None:
-                bars.clear()
-            typer.echo(msg, err=True)
-
-    timings: dict[str, float] = {}
+    meter = Progress(quiet=quiet)
+    started = datetime.now().astimezone()
 
     def make_plan() -> model.Plan:
-        start = time.perf_counter()
-        log(f"STEP 2  plan {source}" + (f" (from {plan_file})" if plan_file else ""))
+        meter.log(f"STEP 2  plan {source}" + (f" (from {plan_file})" if plan_file else ""))
         p = pipeline.plan_for_run(source, plan_file, type_map=load_type_map(type_map),
                                   casts=_casts(cast), sample=sample, jobs=jobs,
-                                  nocase=nocase.value)
-        if order is not None:
-            p = p.ordered(order.value)
-        timings["plan"] = time.perf_counter() - start
-        return p
+                                  nocase=nocase.value, progress=meter)
+        return p.ordered(order.value) if order is not None else p
 
     try:
         target.set_timeout("lock_timeout", lock_timeout)
@@ -397,53 +363,34 @@ def run(
                                    include=include or [], exclude=exclude or [],
                                    schema_only=schema_only, data_only=data_only,
                                    verify=not no_verify, resume=resume, backup_dir=backup,
-                                   progress=bars.update if bars is not None else None,
+                                   progress=meter,
                                    reject_dir=reject_dir if on_error is OnError.REJECT
                                    else None, truncate=truncate,
                                    interval_unit=_unit(interval_unit), live=live)
         opts.revise = bool(plan_file is not None or cast or type_map or order
                            or nocase is not Nocase.CITEXT)
-        result = pipeline.run(source, make_plan, opts, log)
+        result = pipeline.run(source, make_plan, opts, meter.log)
     except TransferError as e:
         _fail(e)
         return
-    if "plan" in timings:  # (planned here, before the run's own clock started)
-        result.steps["plan"] = timings["plan"]
-        result.steps["total"] = result.steps.get("total", 0.0) + timings["plan"]
-    verdicts = {v.table: v for v in result.verified.tables} if result.verified else {}
-    rejected = sum(r.rejected for r in result.tables)
-    typer.echo(f"{'table':<32} {'rows':>10} {'MiB':>8} {'seconds':>8} {'verified':>9}"
-               + (f" {'rejected':>9}" if rejected else ""))
-    for r in result.tables:
-        status = verdicts[r.table].status if r.table in verdicts else "-"
-        typer.echo(f"{r.table:<32} {r.rows:>10} {r.bytes / 2**20:>8.1f} {r.seconds:>8.2f} "
-                   f"{status:>9}" + (f" {r.rejected:>9}" if rejected else ""))
-    total_rows = sum(r.rows for r in result.tables)
-    typer.echo(f"{'total':<32} {total_rows:>10} "
-               f"{sum(r.bytes for r in result.tables) / 2**20:>8.1f} "
-               f"{result.steps['total']:>8.2f}")
-    typer.echo("steps: " + ", ".join(f"{k} {v:.2f} s" for k, v in result.steps.items()))
-    if result.backup_schema:
-        typer.echo(f"replaced tables were kept in schema {result.backup_schema}")
-    if rejected:
-        typer.echo(f"{rejected} rows could not be carried over and were set aside in "
-                   f"{reject_dir / str(result.run_id)} (one TABLE.rejects.jsonl per table)")
-    for n in [*result.plan.not_carried, *result.refused]:
-        log(f"not carried over: {n}")
+    rejects = reject_dir / str(result.run_id) if result.run_id else None
+    report = summary.RunReport(result, source, dsn, opts.target_schema, started,
+                               datetime.now().astimezone(),
+                               [target.redact(a) for a in sys.argv[1:]], rejects,
+                               data_only=data_only)
+    for line in summary.summary_lines(report, decisions=quiet):
+        typer.echo(line)
+    if report.rejected:
+        typer.echo(f"{report.rejected} rows could not be carried over and were set aside in "
+                   f"{rejects} (one TABLE.rejects.jsonl per table)")
+    if result.refused:
+        for n in result.refused:
+            meter.log(f"not carried over: {n}")
     if result.verified is not None:
         _print_problems(result.verified)
     if report_file is not None:
-        report = {"source": str(source), "target_schema": target_schema,
-                  "tables": [{**r.__dict__, "verified": verdicts[r.table].status
-                              if r.table in verdicts else None} for r in result.tables],
-                  "steps": result.steps, "backup_schema": result.backup_schema,
-                  "run_id": result.run_id,
-                  "rejects_dir": str(reject_dir / str(result.run_id)) if rejected else None,
-                  "decisions": [{"table": n.table, "column": n.column, "kind": n.kind,
-                                 "reason": n.message, "rows": n.rows}
-                                for n in result.decisions],
-                  "verify": json.loads(result.verified.to_json()) if result.verified else None}
-        report_file.write_text(json.dumps(report, indent=2) + "\n")
+        summary.write(report, report_file)
+        meter.log(f"report written to {report_file}")
     if result.verified is not None and not result.verified.equal:
         typer.echo("sqlite2pg: error: the target does not equal the source (see above); the "
                    "tables were switched in, 'sqlite2pg rollback' switches back.", err=True)
@@ -452,10 +399,15 @@ def run(
 
 
 def _print_verdicts(result: VerifyResult) -> None:
-    typer.echo(f"{'table':<32} {'source':>10} {'target':>10} {'status':>8} {'seconds':>8}")
+    typer.echo(f"{'table':<32} {'SQLite rows':>13} {'PostgreSQL rows':>15} {'status':>8} "
+               f"{'seconds':>8}")
     for v in result.tables:
-        typer.echo(f"{v.table:<32} {v.source_rows:>10} {v.target_rows:>10} {v.status:>8} "
+        typer.echo(f"{v.table:<32} {v.source_rows:>13,} {v.target_rows:>15,} {v.status:>8} "
                    f"{v.seconds:>8.2f}")
+    equal = sum(1 for v in result.tables if v.equal)
+    typer.echo(f"{'total':<32} {sum(v.source_rows for v in result.tables):>13,} "
+               f"{sum(v.target_rows for v in result.tables):>15,} "
+               f"{f'{equal}/{len(result.tables)}':>8} {result.seconds:>8.2f}")
     _print_problems(result)
 
 
@@ -496,6 +448,7 @@ def verify(
     from transfer import pipeline, target
     from transfer import source as source_mod
     from transfer import verify as verify_mod
+    from transfer.progress import Progress
     from transfer.typemap import load_type_map
 
     try:
@@ -503,7 +456,8 @@ def verify(
         source_mod.check_file(source)
         p = pipeline.plan_for_verify(source, dsn, target_schema, plan_file,
                                      type_map=load_type_map(type_map), casts=_casts(cast))
-        result = verify_mod.verify(source, p, dsn, target_schema, tables or [])
+        result = verify_mod.verify(source, p, dsn, target_schema, tables or [],
+                                   progress=Progress())
     except TransferError as e:
         _fail(e)
         return
@@ -633,7 +587,7 @@ def status(to: DsnOpt = None) -> None:
                    + (f"; staging schema {r.run.staging_schema}" if r.label in
                       ("running", "interrupted") else "")
                    + (f"; replaced tables kept in {r.run.backup_schema}"
-                      if r.run.backup_schema and r.run.state == "switched" else ""))
+                      if r.backup_kept and r.run.state == "switched" else ""))
         if r.run.message:
             typer.echo(f"    {r.run.message}")
         if r.late_changes:
@@ -649,18 +603,50 @@ def status(to: DsnOpt = None) -> None:
         typer.echo(f"leftover staging schema {name} (no run record): 'sqlite2pg clean' drops it")
 
 
+YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Go ahead without asking (needed "
+                                      "when stdin is not a terminal).")]
+
+
+def _confirm(summary: str, details: list[str], yes: bool) -> bool:
+    """Whether to go ahead with what ``summary`` says: yes with --yes, else asked on the
+    terminal after ``details``; off a terminal, refused (exit 64)."""
+    if yes:
+        return True
+    if not sys.stdin.isatty():
+        typer.echo(f"sqlite2pg: error: this would {summary}; stdin is not a terminal to ask, "
+                   "so add --yes to go ahead.", err=True)
+        raise typer.Exit(int(ExitCode.USAGE))
+    typer.echo(f"This would {summary}:", err=True)
+    for line in details:
+        typer.echo(f"  {line}", err=True)
+    typer.echo("Go ahead? [y/N] ", err=True, nl=False)
+    if sys.stdin.readline().strip().lower() in ("y", "yes"):
+        return True
+    typer.echo("nothing changed")
+    return False
+
+
 @app.command()
 def rollback(
     to: DsnOpt = None,
     target_schema: Annotated[str, typer.Option("--target-schema", help="Schema the run "
                                                "switched into.")] = "public",
+    yes: YesOpt = False,
 ) -> None:
-    """Switch back the last switch-over: its tables move aside, the tables it replaced
-    come back; one transaction."""
+    """Switch back the last switch-over: its tables move aside (into
+    sqlite2pg_rolledback_RUN), the tables it replaced come back; one transaction. Shows
+    what it would do and asks first."""
     from transfer import runs, target
 
     try:
-        typer.echo(runs.rollback(target.resolve_dsn(to), target_schema))
+        dsn = target.resolve_dsn(to)
+        preview = runs.rollback_preview(dsn, target_schema)
+        details = [f"{r.label(target_schema)} -> {preview.aside}" for r in preview.moving]
+        if preview.restoring:
+            details += [f"{r.label(preview.restoring.name)} -> {target_schema}"
+                        for r in preview.restoring.relations]
+        if _confirm(str(preview), details, yes):
+            typer.echo(runs.rollback(dsn, target_schema, preview.run.run_id))
     except TransferError as e:
         _fail(e)
 
@@ -669,20 +655,32 @@ def rollback(
 def clean(
     to: DsnOpt = None,
     backups: Annotated[bool, typer.Option("--backups", help="Also drop the schemas kept for "
-                                          "rollback (rollback is then impossible).")] = False,
+                                          "rollback (rollback is then impossible); asks "
+                                          "first.")] = False,
+    yes: YesOpt = False,
 ) -> None:
     """Drop leftover staging schemas of failed or interrupted runs (they cannot be resumed
-    afterwards)."""
+    afterwards) and the schemas rollbacks set aside (the source still has their rows);
+    keep the schemas holding the tables runs replaced, unless --backups."""
     from transfer import runs, target
 
     try:
-        dropped = runs.clean(target.resolve_dsn(to), backups)
+        dsn = target.resolve_dsn(to)
+        preview = runs.clean_preview(dsn, backups)
+        if preview.backups and not _confirm(str(preview), [f"drop {s}" for s in preview.drop],
+                                            yes):
+            return
+        dropped = runs.clean(dsn, backups, [s.name for s in preview.drop])
     except TransferError as e:
         _fail(e)
         return
+    shown = {s.name: s for s in preview.drop}
     for name in dropped:
-        typer.echo(f"dropped schema {name}")
-    if not dropped:
+        typer.echo(f"dropped schema {shown[name]}")
+    for s in preview.keep:
+        back = "; 'sqlite2pg rollback' restores them" if s.run_id else ""
+        typer.echo(f"kept schema {s.name} ({s.purpose}{back}; 'clean --backups' drops them)")
+    if not dropped and not preview.keep:
         typer.echo("nothing to clean")
 
 
@@ -704,6 +702,9 @@ def main() -> None:
     try:
         app()
     except KeyboardInterrupt:
+        from transfer.progress import clear_terminal_line
+
+        clear_terminal_line()
         typer.echo("sqlite2pg: interrupted.", err=True)
         sys.exit(int(ExitCode.INTERRUPTED))
     except Exception as e:

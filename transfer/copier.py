@@ -360,10 +360,10 @@ class Copier:
 
     def __init__(self, source_path: Path, dsn: str, schema: str, tables: list[TablePlan],
                  batch_rows: int = BATCH_ROWS,
-                 progress: Callable[[str, int], None] | None = None,
+                 progress: Callable[[str, int, int], None] | None = None,
                  run_id: str | None = None, resume: dict[str, TableProgress] | None = None,
                  chunk_rows: int = CHUNK_ROWS,
-                 table_done: Callable[[str], None] | None = None,
+                 table_done: Callable[[TableResult], None] | None = None,
                  profiled_snapshot: dict[str, Any] | None = None,
                  rejects: RejectLog | None = None, keep_snapshot: bool = False,
                  jobs: int = 1) -> None:
@@ -374,7 +374,7 @@ class Copier:
         self.tables = [t for t in tables if not self.resume.get(t.name, TableProgress()).done]
         self.skipped = [t for t in tables if t not in self.tables]
         self.batch_rows = batch_rows
-        self.progress = progress or (lambda _t, _n: None)
+        self.progress = progress or (lambda _t, _n, _b: None)  # (table, rows, bytes sent)
         self.run_id = run_id
         self.rejects = rejects
         self.keep_snapshot = keep_snapshot
@@ -382,7 +382,7 @@ class Copier:
         self.identity: dict[str, Any] | None = None  # the source when the snapshot opened
         # rejecting, each batch commits alone, so a row PostgreSQL refuses can be set aside
         self.chunk_rows = 1 if rejects else chunk_rows if run_id else 2**62
-        self.table_done = table_done or (lambda _t: None)
+        self.table_done = table_done or (lambda _r: None)  # its rows are committed
         self.profiled_snapshot = profiled_snapshot
         self.profiled = False  # set once the read snapshot is open
         self.capture_position: int | None = None  # the change log's last seq the copy read
@@ -577,7 +577,7 @@ class Copier:
             result.bytes += batch.nbytes
             chunk.rows += batch.num_rows
             chunk.last_rowid, chunk.last_key = position.last_rowid, position.last_key
-            self.progress(t.name, result.rows)
+            self.progress(t.name, result.rows, result.bytes)
             yield batch
 
     def _write_stream(self, k: int) -> None:
@@ -650,7 +650,7 @@ class Copier:
         result.seconds = time.perf_counter() - start
         if self.rejects is not None:
             result.rejected = self.rejects.counts.get(t.name, 0)
-        self.table_done(t.name)
+        self.table_done(result)
         return result
 
     def _write_rejecting(self, conn: adbc_pg.Connection, t: TablePlan, result: TableResult,

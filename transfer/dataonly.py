@@ -19,6 +19,7 @@ import contextlib
 import io
 import json
 import re
+import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -34,6 +35,8 @@ from transfer import source as source_mod
 from transfer.catalog import Table
 from transfer.errors import BlockersFound, DataError, PlanError, TargetError, UsageError
 from transfer.model import ColumnPlan, Note, Plan, TablePlan
+from transfer.progress import Progress
+from transfer.progress import off as progress_off
 from transfer.settings import BATCH_ROWS, CHUNK_ROWS, STAGING_PREFIX
 from transfer.sqltext import quote_ident
 
@@ -316,7 +319,7 @@ def _profile(source: Path, plan: DataPlan) -> None:
 
 # -- the load -----------------------------------------------------------------------------
 def load(source: Path, plan: DataPlan, dsn: str, truncate: bool, resume: bool,
-         log: Callable[[str], None]) -> dict[str, int]:
+         log: Callable[[str], None], progress: Progress | None = None) -> dict[str, int]:
     """Load ``plan`` (blockers refused first); rows copied per table."""
     if plan.blockers:
         first = plan.blockers[0]
@@ -345,7 +348,8 @@ def load(source: Path, plan: DataPlan, dsn: str, truncate: bool, resume: bool,
                 state.try_lock(lock, run_id)
                 done = {}
             try:
-                copied = _copy(source, plan, dsn, staging, run_id, done, log)
+                copied = _copy(source, plan, dsn, staging, run_id, done, log,
+                               progress or progress_off())
                 _finish(plan, dsn, staging, run_id, truncate, log)
             except (DataError, PlanError) as e:  # (the plan no longer holds: start again)
                 with contextlib.suppress(psycopg.Error):
@@ -372,9 +376,12 @@ def _resumable(conn: target.Conn, source: Path, plan: DataPlan) -> state.Run | N
 
 
 def _copy(source: Path, plan: DataPlan, dsn: str, staging: str, run_id: str,
-          done: dict[str, state.TableProgress], log: Callable[[str], None]) -> dict[str, int]:
+          done: dict[str, state.TableProgress], log: Callable[[str], None],
+          meter: Progress) -> dict[str, int]:
     """Every table into its staging table (the target's types), from one snapshot."""
     copied: dict[str, int] = {}
+    sent = 0
+    meter.begin("copy", sum(t.rows for t in plan.tables), "rows")
     with contextlib.closing(reader.connect(source)) as src, \
             target.connect(dsn) as pg:
         reader.open_snapshot(src)
@@ -392,6 +399,7 @@ def _copy(source: Path, plan: DataPlan, dsn: str, staging: str, run_id: str,
             if progress.done:
                 continue
             log(f"        {t.name}: copying into {staging}.{t.target}")
+            start = time.perf_counter()
             copy = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT csv)").format(
                 sql.Identifier(staging, t.target),
                 sql.SQL(", ").join(sql.Identifier(f.target) for f in t.fits))
@@ -411,8 +419,10 @@ def _copy(source: Path, plan: DataPlan, dsn: str, staging: str, run_id: str,
                         pacsv.WriteOptions(include_header=False, quoting_style="needed"))
                     with pg.cursor().copy(copy) as cp:
                         cp.write(buf.getvalue())
+                    sent += buf.tell()
                 progress.rows += batch.num_rows
                 copied[t.name] = progress.rows
+                meter.update("copy", sum(copied.values()), nbytes=sent, current=t.name)
                 if t.rowid is not None:
                     progress.last_rowid = int(batch.column(len(t.fits) + 1)[-1].as_py())
                 chunk += batch.num_rows
@@ -425,6 +435,9 @@ def _copy(source: Path, plan: DataPlan, dsn: str, staging: str, run_id: str,
             pg.execute(state.progress_upsert(run_id, "table " + t.name, progress.rows,
                                              progress.last_rowid, True))
             pg.commit()
+            meter.item(f"        copied {t.name}: {progress.rows:,} rows, "
+                       f"{time.perf_counter() - start:.2f} s")
+    meter.end("copy")
     return copied
 
 

@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import shlex
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -36,6 +37,7 @@ from transfer import (
 )
 from transfer import catalog as catalog_mod
 from transfer import plan as plan_mod
+from transfer import progress as progress_mod
 from transfer import source as source_mod
 from transfer.errors import (
     BlockersFound,
@@ -47,6 +49,7 @@ from transfer.errors import (
     TransferError,
 )
 from transfer.model import Note, Plan
+from transfer.progress import Progress
 from transfer.settings import BATCH_ROWS, JOBS, STAGING_PREFIX
 from transfer.source import snapshot_identity
 from transfer.target import Conn
@@ -73,9 +76,8 @@ class RunOptions:
     interval_unit: str | None = None  # --data-only: the unit of integer durations
     live: bool = False  # capture the application's changes; sync and cutover follow
     backup_dir: Path | None = None  # keep the migrated snapshot here (and read it from there)
-    # (table, its rows so far, its planned rows, all rows so far, all planned rows): a
-    # terminal's progress bars; without it, a plain line per table every 2 s
-    progress: Callable[[str, int, int, int, int], None] | None = None
+    # the operator's view of each phase (copy, post-data, verify); None: nothing shown
+    progress: Progress | None = None
     reject_dir: Path | None = None  # --on-error reject: rows that cannot be carried go here
 
     def recorded(self) -> dict[str, Any]:
@@ -102,6 +104,7 @@ class RunResult:
     snapshot: Any = None  # the copy's SQLite read transaction, held for the final verify
     copy_identity: dict[str, Any] | None = None  # the source when that snapshot opened
     refused: list[Note] = field(default_factory=list)  # views PostgreSQL refused at the run
+    sizes: dict[str, int] = field(default_factory=dict)  # table -> bytes in PostgreSQL
 
     @property
     def decisions(self) -> list[Note]:
@@ -123,9 +126,12 @@ def run(source: Path, plan: PlanSource, opts: RunOptions,
     nothing in the target.
     """
     t0 = time.perf_counter()
-    make = plan if callable(plan) else (lambda: _given(plan))
     if opts.data_only:
         return _data_only(source, opts, log, t0)
+    planned: dict[str, float] = {}  # how long planning took (within the run's total)
+    if callable(plan):
+        plan = _timed(plan, planned)
+    make = plan if callable(plan) else (lambda: _given(plan))
     log(f"STEP 1  check target {target.show(opts.dsn)}")
     lock = target.connect(opts.dsn, autocommit=True)  # holds the run's lock to the end
     chosen = None
@@ -138,7 +144,7 @@ def run(source: Path, plan: PlanSource, opts: RunOptions,
     except BaseException:
         lock.close()
         raise
-    return _run(lock, source, make, plan, chosen, opts, log, t0)
+    return _run(lock, source, make, plan, chosen, opts, log, t0, planned)
 
 
 def check(source: Path, make: Callable[[], Plan], opts: RunOptions,
@@ -177,9 +183,19 @@ def _preflight(conn: Conn, source: Path, opts: RunOptions, log: Callable[[str], 
         f"{found.server})")
 
 
+def _timed(make: Callable[[], Plan], planned: dict[str, float]) -> Callable[[], Plan]:
+    def timed() -> Plan:
+        start = time.perf_counter()
+        try:
+            return make()
+        finally:
+            planned["plan"] = planned.get("plan", 0.0) + time.perf_counter() - start
+    return timed
+
+
 def _run(lock: Conn, source: Path, make: Callable[[], Plan], plan: PlanSource,
          chosen: Plan | None, opts: RunOptions, log: Callable[[str], None],
-         t0: float) -> RunResult:
+         t0: float, planned: dict[str, float]) -> RunResult:
     again = resume_command(source, opts.dsn)  # (source: the file given, not its backup)
     with lock:
         try:
@@ -204,7 +220,7 @@ def _run(lock: Conn, source: Path, make: Callable[[], Plan], plan: PlanSource,
                 done = {}
         except psycopg.Error as e:
             raise target.describe(e, opts.dsn, "checking the target") from None
-        steps = {"check": time.perf_counter() - t0}
+        steps = {"check": time.perf_counter() - t0 - planned.get("plan", 0.0), **planned}
         say_decisions(chosen, log)
         try:
             try:
@@ -233,10 +249,23 @@ def _run(lock: Conn, source: Path, make: Callable[[], Plan], plan: PlanSource,
             _drop_quietly(opts.dsn, staging)
             _record(lock, run_id, "failed", f"{type(e).__name__}: {e}")
             raise
+    result.sizes = _sizes(opts, result.plan)
     if opts.verify and not opts.schema_only:
         _verify(source, chosen, opts, result, log)
     steps["total"] = time.perf_counter() - t0
     return result
+
+
+def _sizes(opts: RunOptions, plan: Plan) -> dict[str, int]:
+    """Each table's size in the target, its indexes included (for the summary); empty
+    when the server will not say."""
+    try:
+        with target.connect(opts.dsn, autocommit=True) as conn:
+            found = target.relation_sizes(conn, opts.target_schema,
+                                          [t.pg_name for t in plan.tables])
+    except (TransferError, psycopg.Error):
+        return {}
+    return {t.name: found[t.pg_name] for t in plan.tables if t.pg_name in found}
 
 
 def _start_capture(source: Path, opts: RunOptions, log: Callable[[str], None]) -> None:
@@ -423,19 +452,21 @@ def _load(source: Path, plan: Plan, opts: RunOptions, log: Callable[[str], None]
     results: list[copier.TableResult] = []
     held: Any = None
     identity: dict[str, Any] | None = None
+    meter = opts.progress or progress_mod.off()
     post = postdata.PostData(plan, opts.dsn, staging, opts.jobs, lambda m: log("        " + m),
-                             run_id=run_id, done=set(done))
+                             run_id=run_id, done=set(done),
+                             on_statement=lambda n: meter.update("post-data", n))
     try:
         if not opts.schema_only:
             start = time.perf_counter()
             resume = {k.removeprefix("table "): v for k, v in done.items()
                       if k.startswith("table ")}
-            log(f"STEP 4  copy rows ({sum(t.rows for t in plan.tables)} planned); keys and "
+            log(f"STEP 4  copy rows ({sum(t.rows for t in plan.tables):,} planned); keys and "
                 "indexes of each copied table start at once")
+            copy = _CopyProgress(meter, plan, done)
             cp = copier.Copier(source, opts.dsn, staging, plan.tables, opts.batch_rows,
-                               progress=_progress_log(log, plan, opts.progress, done),
-                               run_id=run_id, resume=resume,
-                               table_done=post.table_ready,
+                               progress=copy.batch, run_id=run_id, resume=resume,
+                               table_done=copy.then(post.table_ready),
                                profiled_snapshot=None if plan.source.get("sampled", True)
                                else plan.source.get("snapshot"),
                                rejects=copier.RejectLog(opts.reject_dir / run_id)
@@ -451,10 +482,17 @@ def _load(source: Path, plan: Plan, opts: RunOptions, log: Callable[[str], None]
                     state.mark_done(conn, run_id, "capture", rows=cp.capture_position)
             order = {t.name: i for i, t in enumerate(plan.tables)}
             results.sort(key=lambda r: order[r.table])
+            meter.end("copy")
             steps["copy"] = time.perf_counter() - start
         start = time.perf_counter()
-        log("STEP 5  post-data: keys, indexes, checks, identities, foreign keys, views")
-        post.finish()
+        log(f"STEP 5  post-data: keys, indexes, checks, identities, foreign keys, views "
+            f"({post.total} statements, {post.executed} done)")
+        meter.begin("post-data", post.total, "statements")
+        meter.update("post-data", post.executed)
+        try:
+            post.finish()
+        finally:
+            meter.end("post-data")
         steps["post-data"] = time.perf_counter() - start
     finally:
         post.close()
@@ -490,30 +528,37 @@ def copy_streams(jobs: int) -> int:
     return max(1, jobs // 2)
 
 
-def _progress_log(log: Callable[[str], None], plan: Plan,
-                  bars: Callable[[str, int, int, int, int], None] | None,
-                  done: dict[str, state.TableProgress]) -> Callable[[str, int], None]:
-    last: dict[str, float] = {}
-    batches: dict[str, int] = {}
-    planned = {t.name: t.rows for t in plan.tables}
-    total = sum(planned.values())
-    rows_of = {k.removeprefix("table "): v.rows for k, v in done.items()
-               if k.startswith("table ")}
+class _CopyProgress:
+    """The copy's progress: rows and MiB of all tables, and each table's final counts."""
 
-    def report(table: str, rows: int) -> None:
-        batches[table] = batches.get(table, 0) + 1
-        if batches[table] == 3:
+    def __init__(self, meter: Progress, plan: Plan, done: dict[str, state.TableProgress]
+                 ) -> None:
+        self.meter = meter
+        self.lock = threading.Lock()
+        self.batches: dict[str, int] = {}
+        self.rows = {k.removeprefix("table "): v.rows for k, v in done.items()
+                     if k.startswith("table ")}
+        self.nbytes: dict[str, int] = {}
+        meter.begin("copy", sum(t.rows for t in plan.tables), "rows")
+
+    def batch(self, table: str, rows: int, nbytes: int) -> None:
+        with self.lock:
+            self.batches[table] = self.batches.get(table, 0) + 1
+            self.rows[table], self.nbytes[table] = rows, nbytes
+            count = self.batches[table]
+            all_rows, all_bytes = sum(self.rows.values()), sum(self.nbytes.values())
+        if count == 3:
             faults.pause(f"copy {table}")
-        rows_of[table] = rows
-        if bars is not None:
-            bars(table, rows, planned.get(table, 0), sum(rows_of.values()), total)
-            return
-        now = time.monotonic()
-        if now - last.get(table, 0.0) >= 2.0:
-            last[table] = now
-            log(f"        {table}: {rows} rows")
+        self.meter.update("copy", all_rows, nbytes=all_bytes, current=table)
 
-    return report
+    def then(self, ready: Callable[[str], None]) -> Callable[[copier.TableResult], None]:
+        """The copier's ``table_done``: say the table's counts, then ``ready``."""
+        def done(r: copier.TableResult) -> None:
+            self.meter.item(f"        copied {r.table}: {r.rows:,} rows, "
+                            f"{r.bytes / 2**20:,.1f} MiB sent, {r.seconds:.2f} s"
+                            + (f", {r.rejected:,} rejected" if r.rejected else ""))
+            ready(r.table)
+        return done
 
 
 def _record(conn: Conn, run_id: str, run_state: str, message: str) -> None:
@@ -550,11 +595,13 @@ def _verify(source: Path, plan: Plan, opts: RunOptions, result: RunResult,
             log("STEP 7  verify row counts and checksums (against the snapshot copied; the "
                 "source has changed since)")
             result.verified = verify.verify(source, plan, opts.dsn, opts.target_schema,
-                                            batch_rows=opts.batch_rows, snapshot=snapshot)
+                                            batch_rows=opts.batch_rows, snapshot=snapshot,
+                                            log=_verdict_log(log), progress=opts.progress)
         else:
             log("STEP 7  verify row counts and checksums")
             result.verified = verify.verify(source, plan, opts.dsn, opts.target_schema,
-                                            batch_rows=opts.batch_rows, jobs=opts.jobs)
+                                            batch_rows=opts.batch_rows, jobs=opts.jobs,
+                                            log=_verdict_log(log), progress=opts.progress)
     finally:
         if snapshot is not None:
             snapshot.close()
@@ -582,7 +629,8 @@ def _data_only(source: Path, opts: RunOptions, log: Callable[[str], None],
     start = time.perf_counter()
     log(f"STEP 4  copy rows ({sum(t.rows for t in plan.tables)} planned) into staging tables "
         "of the target's own types")
-    copied = dataonly.load(source, plan, opts.dsn, opts.truncate, opts.resume, log)
+    copied = dataonly.load(source, plan, opts.dsn, opts.truncate, opts.resume, log,
+                           opts.progress)
     steps["load"] = time.perf_counter() - start
     model_plan = dataonly.verify_plan(plan)
     result = RunResult([copier.TableResult(t.name, copied.get(t.name, 0),
@@ -592,10 +640,15 @@ def _data_only(source: Path, opts: RunOptions, log: Callable[[str], None],
         start = time.perf_counter()
         log("STEP 7  verify row counts and checksums, through the target's types")
         result.verified = verify.verify(source, model_plan, opts.dsn, opts.target_schema,
-                                        batch_rows=opts.batch_rows, jobs=opts.jobs)
+                                        batch_rows=opts.batch_rows, jobs=opts.jobs,
+                                        log=_verdict_log(log), progress=opts.progress)
         steps["verify"] = time.perf_counter() - start
     steps["total"] = time.perf_counter() - t0
     return result
+
+
+def _verdict_log(log: Callable[[str], None]) -> Callable[[str], None]:
+    return lambda m: log("        verified " + m)
 
 
 def _drop_quietly(dsn: str, staging: str) -> None:

@@ -37,6 +37,8 @@ from transfer.model import (
     read_as,
 )
 from transfer.profile import ColumnProfile, TableProfile, predicate, row_label, row_ref
+from transfer.progress import Progress
+from transfer.progress import off as progress_off
 from transfer.settings import PG_MAX_COLUMNS, PG_MAX_IDENTIFIER_BYTES
 from transfer.sqltext import quote_ident
 from transfer.typemap import TypeMap, framework_rules, load_type_map, preferred_type
@@ -84,9 +86,10 @@ NOCASE_CHOICES = ("citext", "text")
 
 def build_plan(path: Path, type_map: TypeMap | None = None,
                casts: dict[str, str] | None = None, sample: int = 0, jobs: int = 2,
-               nocase: str = "citext") -> Plan:
+               nocase: str = "citext", progress: Progress | None = None) -> Plan:
     """Read, profile and decide. Needs no PostgreSQL. ``nocase``: the type of COLLATE
-    NOCASE text columns, citext (equality and LIKE ignore case, as in SQLite) or text."""
+    NOCASE text columns, citext (equality and LIKE ignore case, as in SQLite) or text;
+    ``progress``: shows the tables profiled."""
     if nocase not in NOCASE_CHOICES:
         raise PlanError(f"--nocase {nocase!r}: use one of {', '.join(NOCASE_CHOICES)}.")
     type_map = type_map or load_type_map()
@@ -121,7 +124,8 @@ def build_plan(path: Path, type_map: TypeMap | None = None,
                     numeric.setdefault(t.name, {})[c.name] = (params["p"], params["s"])
         _check_casts(cat, casts)
         _profile_casts(cat, casts, kinds, numeric)
-        profiles = profile_mod.profile_all(path, cat, kinds, numeric, sample, jobs)
+        profiles = profile_mod.profile_all(path, cat, kinds, numeric, sample, jobs,
+                                           progress or progress_off())
         reader.release_memory()
         faults.pause("plan")
         return Planner(conn, cat, profiles, type_map, casts, ident, nocase).plan()

@@ -57,8 +57,11 @@ class PostData:
 
     def __init__(self, plan: Plan, dsn: str, schema: str, jobs: int,
                  log: Callable[[str], None], run_id: str | None = None,
-                 done: set[str] | None = None) -> None:
+                 done: set[str] | None = None,
+                 on_statement: Callable[[int], None] | None = None) -> None:
         self.plan = plan
+        self.on_statement = on_statement or (lambda _n: None)  # statements done so far
+        self.executed = 0
         self.schema = schema
         self.run_id = run_id
         self.done = done or set()
@@ -75,18 +78,33 @@ class PostData:
         self.start = time.perf_counter()
 
     # -- statements -------------------------------------------------------------------
+    @property
+    def total(self) -> int:
+        """Statements of the whole post-data (the ANALYZE of each table included)."""
+        n = sum(len(ddl.retypes(t)) + sum(len(part) for part in ddl.key_indexes(t)) + 1
+                for t in self.plan.tables)
+        return n + sum(1 for s in ddl.post_data(self.plan) if s.phase in self.LATER)
+
+    LATER = ("check", "identity", "foreign key", "view")
+
     def execute(self, st: ddl.Statement) -> None:
         key = state.statement_key(st.sql)
-        if key in self.done:
-            return
-        conn = self.sessions.get()
-        try:
-            with conn.transaction():
-                conn.execute(st.sql.encode())
-                if self.run_id is not None:
-                    state.mark_done(conn, self.run_id, key)
-        except psycopg.Error as e:
-            raise self.failure(st, e) from None
+        if key not in self.done:
+            conn = self.sessions.get()
+            try:
+                with conn.transaction():
+                    conn.execute(st.sql.encode())
+                    if self.run_id is not None:
+                        state.mark_done(conn, self.run_id, key)
+            except psycopg.Error as e:
+                raise self.failure(st, e) from None
+        self._count()
+
+    def _count(self) -> None:
+        with self.lock:
+            self.executed += 1
+            n = self.executed
+        self.on_statement(n)
 
     def view(self, st: ddl.Statement) -> None:
         """A view PostgreSQL still refuses (a type the translation could not foresee, a view
@@ -102,6 +120,7 @@ class PostData:
             if self.run_id is not None:
                 state.mark_done(self.sessions.get(), self.run_id, key)
                 self.done.add(key)
+            self._count()
 
     def failure(self, st: ddl.Statement, e: psycopg.Error) -> TransferError:
         """A timeout or a lost connection as such; any other failure names the statement and
@@ -135,6 +154,7 @@ class PostData:
         for st in attach:
             self.execute(st)
         self.sessions.get().execute(sql.SQL("ANALYZE {}").format(sql.Identifier(t.pg_name)))
+        self._count()
 
     # -- the run's interface -----------------------------------------------------------
     def table_ready(self, name: str) -> None:
@@ -154,9 +174,8 @@ class PostData:
             self.log(f"keys, indexes and statistics ({time.perf_counter() - self.start:.2f} s)")
             faults.pause("post-data")
             start = time.perf_counter()
-            rest = [s for s in ddl.post_data(self.plan)
-                    if s.phase in ("check", "identity", "foreign key", "view")]
-            for phase in ("check", "identity", "foreign key", "view"):
+            rest = [s for s in ddl.post_data(self.plan) if s.phase in self.LATER]
+            for phase in self.LATER:
                 for st in rest:
                     if st.phase == phase == "view":
                         self.view(st)

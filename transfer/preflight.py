@@ -51,7 +51,8 @@ def check_target(conn: Conn, schema: str, names: list[str], if_exists: str) -> T
         "SELECT current_user, current_database(), "
         "has_database_privilege(current_database(), 'CREATE'), "
         "(SELECT has_schema_privilege(n.oid, 'CREATE') FROM pg_namespace n "
-        " WHERE n.nspname = %s), current_setting('server_version')", (schema,)).fetchone()
+        " WHERE n.nspname = %s), split_part(current_setting('server_version'), ' ', 1)",
+        (schema,)).fetchone()
     assert row is not None
     user, database, create_db, create_schema, version = row
     found = Target(str(user), str(database), str(version), create_schema is not None)

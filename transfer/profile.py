@@ -25,6 +25,8 @@ from transfer import convert, reader, timetext
 from transfer import source as source_mod
 from transfer.catalog import Catalog, Table
 from transfer.errors import SourceError
+from transfer.progress import Progress
+from transfer.progress import off as progress_off
 from transfer.sqltext import quote_ident
 
 PREDICATES: dict[str, str] = {
@@ -521,8 +523,12 @@ def orphan_count(conn: sqlite3.Connection, child: Table, cols: list[str], parent
 
 def profile_all(path: Path, catalog: Catalog, kinds: dict[str, dict[str, str]],
                 numeric: dict[str, dict[str, tuple[int, int]]], sample: int = 0,
-                jobs: int = 2) -> dict[str, TableProfile]:
-    """Profile every table, ``jobs`` tables at a time (one connection each)."""
+                jobs: int = 2, progress: Progress | None = None) -> dict[str, TableProfile]:
+    """Profile every table, ``jobs`` tables at a time (one connection each); ``progress``
+    shows the tables done."""
+    meter = progress or progress_off()
+    meter.begin("profile", len(catalog.tables), "tables")
+    done = {"tables": 0, "rows": 0}
 
     # The connections are closed only when every scan is done: closing one drops the
     # locks the other SQLite library's scans hold on the file (POSIX locks are per process).
@@ -531,6 +537,15 @@ def profile_all(path: Path, catalog: Catalog, kinds: dict[str, dict[str, str]],
     local = threading.local()  # one connection per coordinating thread
 
     def one(table: Table) -> tuple[str, TableProfile]:
+        name, found = profile_one(table)
+        with lock:
+            done["tables"] += 1
+            done["rows"] += found.rows
+            tables_done, rows = done["tables"], done["rows"]
+        meter.update("profile", tables_done, current=name, rows=rows)
+        return name, found
+
+    def profile_one(table: Table) -> tuple[str, TableProfile]:
         conn = getattr(local, "conn", None)
         if conn is None:
             conn = local.conn = source_mod.open_source(path)
@@ -556,5 +571,6 @@ def profile_all(path: Path, catalog: Catalog, kinds: dict[str, dict[str, str]],
                 ThreadPoolExecutor(max_workers=max(1, min(len(tables), 8))) as tables_pool:
             return dict(tables_pool.map(one, tables))
     finally:
+        meter.end("profile")
         for conn in opened:
             conn.close()

@@ -22,6 +22,8 @@ CHUNK_ROWS = _int("CHUNK_ROWS", 1_000_000)
 JOBS = _int("JOBS", max(1, min(4, os.cpu_count() or 1)))
 # Rows profiled per table (0 = every row).
 SAMPLE_ROWS = _int("SAMPLE", 0)
+# Seconds between two progress lines when the output is not a terminal (a log file).
+PROGRESS_INTERVAL = float(os.environ.get(ENV_PREFIX + "PROGRESS_INTERVAL") or 5)
 # Differing rows listed per table by verify.
 VERIFY_LIMIT = _int("VERIFY_LIMIT", 20)
 # Rows per checksum chunk in verify.

@@ -245,6 +245,15 @@ def existing_relations(conn: Conn, schema: str,
     return [str(r[0]) for r in rows]
 
 
+def relation_sizes(conn: Conn, schema: str, names: Iterable[str]) -> dict[str, int]:
+    """Bytes of each table in ``schema``, its indexes and TOAST included."""
+    rows = conn.execute(
+        "SELECT c.relname, pg_total_relation_size(c.oid) FROM pg_class c JOIN pg_namespace n "
+        "ON n.oid = c.relnamespace WHERE n.nspname = %s AND c.relname = ANY(%s) "
+        "AND c.relkind IN ('r', 'p')", (schema, list(names))).fetchall()
+    return {str(r[0]): int(r[1]) for r in rows}
+
+
 def conflict_error(schema: str, names: list[str]) -> ConflictError:
     shown = ", ".join(names[:10]) + (f" and {len(names) - 10} more" if len(names) > 10 else "")
     return ConflictError(f"the target schema {schema!r} already has {shown}; use "

@@ -56,6 +56,8 @@ from psycopg import sql
 
 from transfer import reader, target
 from transfer.model import ColumnPlan, Plan, TablePlan
+from transfer.progress import Progress
+from transfer.progress import off as progress_off
 from transfer.settings import BATCH_ROWS, JOBS, VERIFY_CHUNK_ROWS, VERIFY_LIMIT
 from transfer.sqltext import quote_ident
 
@@ -840,7 +842,7 @@ def verify(source: Path, plan: Plan, dsn: str, schema: str = "public",
            tables: list[str] | None = None, limit: int = VERIFY_LIMIT,
            chunk_rows: int = VERIFY_CHUNK_ROWS, batch_rows: int = BATCH_ROWS,
            jobs: int = JOBS, log: Callable[[str], None] = lambda _m: None,
-           snapshot: Any = None) -> VerifyResult:
+           snapshot: Any = None, progress: Progress | None = None) -> VerifyResult:
     """Compare every selected table of ``plan`` in ``source`` with ``schema`` in ``dsn``.
 
     The source side is computed by ``jobs`` worker processes (rowid ranges of large
@@ -848,9 +850,11 @@ def verify(source: Path, plan: Plan, dsn: str, schema: str = "public",
     meanwhile. Each worker reads a snapshot of its own, and a piece whose snapshot is not
     this process's (a commit came between: their identities differ) is computed again
     here, so that every table is read from one snapshot. ``snapshot``: an open SQLite read
-    transaction (``run`` passes the copy's), which is then read here, alone.
+    transaction (``run`` passes the copy's), which is then read here, alone. ``progress``
+    shows the tables PostgreSQL has summed, then the rows SQLite has.
     """
     start = time.perf_counter()
+    meter = progress or progress_off()
     chosen = plan.select(tables or [], [], ("--tables", "--exclude")).tables
     checkers = [TableVerifier(t, schema, chunk_rows, batch_rows) for t in chosen]
     verdicts = [TableVerdict(t.name, t.pg_name) for t in chosen]
@@ -866,7 +870,9 @@ def verify(source: Path, plan: Plan, dsn: str, schema: str = "public",
     try:
         with target.connect(dsn, autocommit=True) as pg_conn:
             tgt_sides: dict[int, _Side | str] = {}
+            meter.begin("verify", len(checkers), "tables")
             for i, (tv, v) in enumerate(zip(checkers, verdicts, strict=True)):
+                meter.update("verify", i, current=f"PostgreSQL side: {tv.t.pg_name}")
                 t0 = time.perf_counter()
                 problem = _check_columns(pg_conn, schema, tv.t, dsn)
                 if problem:
@@ -885,13 +891,17 @@ def verify(source: Path, plan: Plan, dsn: str, schema: str = "public",
                     else None
                 pending: list[Future[tuple[_Side, dict[str, Any] | None]] | None] = \
                     [*futures] or [None] * len(tasks)
+                meter.begin("verify", sum(t.rows for t in chosen), "rows")
+                compared = 0
                 for (i, where), f in zip(tasks, pending, strict=True):
+                    meter.update("verify", compared, current=f"SQLite side: {chosen[i].name}")
                     t0 = time.perf_counter()
                     piece, seen = f.result() if f is not None else (None, None)
                     if piece is None or pinned is None or seen != pinned:
                         piece = checkers[i].source_side(src_conn, with_buckets=False,
                                                         where=where)
                     verdicts[i].seconds += time.perf_counter() - t0
+                    compared += piece.rows
                     prev = src_sides.get(i)
                     src_sides[i] = piece if prev is None else _Side(
                         prev.rows + piece.rows, (prev.total + piece.total) % 2**64)
@@ -914,6 +924,7 @@ def verify(source: Path, plan: Plan, dsn: str, schema: str = "public",
                         v.seconds += time.perf_counter() - t0
                     log(f"{v.table}: {v.status}")
     finally:
+        meter.end("verify")
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
     return VerifyResult(verdicts, time.perf_counter() - start)
