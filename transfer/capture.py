@@ -14,16 +14,18 @@ it); a virtual table (no triggers) or a table without a key cannot, and is said 
 from __future__ import annotations
 
 import contextlib
+import fnmatch
 import os
 import sqlite3
 import urllib.parse
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from transfer import source as source_mod
 from transfer import sqltext
 from transfer.catalog import Table, read_catalog
-from transfer.errors import SourceError
+from transfer.errors import BlockersFound, SourceError
 from transfer.sqltext import quote_ident
 
 LOG = "sqlite2pg_changes"
@@ -167,3 +169,27 @@ def key_literals(text: str, width: int) -> list[str]:
         raise SourceError(f"the change log holds a key of {len(out)} values for a key of "
                           f"{width} columns; the table's key changed: stop and start again.")
     return out
+
+
+def start_for_run(source: Path, include: list[str], exclude: list[str],
+                  log: Callable[[str], None]) -> None:
+    """``run --live``: triggers on every table that can be followed (before the copy's
+    snapshot, so that every change after it is in the log); a selected table that cannot
+    be followed is refused first, before anything is written to the source."""
+    conn = source_mod.open_source(source)
+    try:
+        _followed, refused = followable(read_catalog(conn).tables)
+    finally:
+        conn.close()
+    refused = [(n, why) for n, why in refused
+               if (not include or any(fnmatch.fnmatchcase(n, g) for g in include))
+               and not any(fnmatch.fnmatchcase(n, g) for g in exclude)]
+    if refused:
+        names = ", ".join(f"{name} ({why})" for name, why in refused)
+        raise BlockersFound(f"a live run cannot follow {names}; --exclude these tables, or "
+                            "migrate without --live.")
+    followed, _refused = start(source)
+    log(f"        capturing the changes of {len(followed)} tables ({LOG} and triggers in the "
+        "source; 'sqlite2pg capture stop' removes them)")
+    if (why := journal_warning(source)) is not None:
+        log(f"        {why}")

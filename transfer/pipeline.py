@@ -12,7 +12,6 @@
 from __future__ import annotations
 
 import shlex
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -31,11 +30,11 @@ from transfer import (
     model,
     postdata,
     preflight,
+    resume,
     state,
     target,
     verify,
 )
-from transfer import catalog as catalog_mod
 from transfer import plan as plan_mod
 from transfer import progress as progress_mod
 from transfer import source as source_mod
@@ -139,7 +138,7 @@ def run(source: Path, plan: PlanSource, opts: RunOptions,
         if not opts.resume:  # (fail fast: before the source is profiled)
             _preflight(lock, source, opts, log)
             if opts.live:
-                _start_capture(source, opts, log)
+                capture.start_for_run(source, opts.include, opts.exclude, log)
             chosen = _selected(make(), opts)  # (blockers and selection)
     except BaseException:
         lock.close()
@@ -199,12 +198,14 @@ def _run(lock: Conn, source: Path, make: Callable[[], Plan], plan: PlanSource,
     again = resume_command(source, opts.dsn)  # (source: the file given, not its backup)
     with lock:
         try:
-            found = _resumable(lock, source, opts) if opts.resume else None
+            found = resume.find(lock, source, opts) if opts.resume else None
             if found is not None and found.state == "switched":
                 return _verify_switched(lock, found, opts, log, t0)
             if found is not None:
-                run_id, staging, chosen, done, source = _resume(lock, found, source, opts,
-                                                                plan, log)
+                revise = (lambda: _selected(plan() if callable(plan) else _given(plan), opts)
+                          ) if opts.revise and plan is not None else None
+                run_id, staging, chosen, done, source = resume.continue_run(
+                    lock, found, source, opts, revise, log)
             else:
                 if opts.resume:
                     log(f"        no interrupted run of {source} is recorded in this "
@@ -268,31 +269,6 @@ def _sizes(opts: RunOptions, plan: Plan) -> dict[str, int]:
     return {t.name: found[t.pg_name] for t in plan.tables if t.pg_name in found}
 
 
-def _start_capture(source: Path, opts: RunOptions, log: Callable[[str], None]) -> None:
-    """Triggers on every table that can be followed (before the copy's snapshot, so that
-    every change after it is in the log); a selected table that cannot be followed is
-    refused first, before anything is written to the source."""
-    import fnmatch
-
-    conn = source_mod.open_source(source)
-    try:
-        _followed, refused = capture.followable(catalog_mod.read_catalog(conn).tables)
-    finally:
-        conn.close()
-    refused = [(n, why) for n, why in refused
-               if (not opts.include or any(fnmatch.fnmatchcase(n, g) for g in opts.include))
-               and not any(fnmatch.fnmatchcase(n, g) for g in opts.exclude)]
-    if refused:
-        names = ", ".join(f"{name} ({why})" for name, why in refused)
-        raise BlockersFound(f"a live run cannot follow {names}; --exclude these tables, or "
-                            "migrate without --live.")
-    followed, _refused = capture.start(source)
-    log(f"        capturing the changes of {len(followed)} tables ({capture.LOG} and triggers "
-        "in the source; 'sqlite2pg capture stop' removes them)")
-    if (why := capture.journal_warning(source)) is not None:
-        log(f"        {why}")
-
-
 def _given(plan: Plan | None) -> Plan:
     if plan is None:
         raise PlanError("no plan to run; give a plan or a source to plan.")
@@ -342,71 +318,10 @@ def _new_run(conn: Conn, source: Path, plan: Plan, opts: RunOptions, original: P
     return run_id, staging
 
 
-def _resumable(conn: Conn, source: Path, opts: RunOptions) -> state.Run | None:
-    """This source's newest run that did not finish: interrupted while loading, or switched
-    without its final verify; None when there is none."""
-    path = str(source.resolve())
-    for r in state.runs(conn, None if opts.any_schema else opts.target_schema):
-        if path not in (r.source, r.source_identity.get("backup_of")):
-            continue
-        if r.state == "loading":
-            if not state.try_lock(conn, r.run_id):
-                raise TargetError(f"run {r.run_id} is still running in another process; wait "
-                                  "for it or stop it first.")
-            return r
-        if r.state == "switched" and r.options.get("verify") and "verify" not in \
-                state.progress(conn, r.run_id):
-            return r
-        return None  # the newest run of this source finished (or failed): a new run
-    return None
-
-
-def _resume(conn: Conn, r: state.Run, source: Path, opts: RunOptions, revised: PlanSource,
-            log: Callable[[str], None]
-            ) -> tuple[str, str, Plan, dict[str, state.TableProgress], Path]:
-    if not state.schema_exists(conn, r.staging_schema):
-        raise TargetError(f"the staging schema {r.staging_schema} of run {r.run_id} is gone, "
-                          "so it cannot be resumed; start a new run without --resume.")
-    if r.source_identity.get("backup_of") == str(source.resolve()):
-        source = Path(r.source)  # the run reads its backup: the snapshot it started from
-        if not source.is_file():
-            raise TargetError(f"run {r.run_id} read its backup {source}, which is gone, so it "
-                              "cannot be resumed; start a new run without --resume.")
-    recorded = {k: v for k, v in r.source_identity.items() if k != "backup_of"}
-    if snapshot_identity(source) != recorded:
-        raise TargetError(f"{source} has changed since run {r.run_id} read it, so the rows "
-                          "already copied may not match it; start a new run without --resume "
-                          "('sqlite2pg clean' drops the old staging schema).")
-    plan = model.stored_plan(r.plan, r.run_id)
-    _apply_recorded(opts, r)
-    if opts.revise and revised is not None:
-        new = revised() if callable(revised) else revised
-        plan = model.revised(plan, _selected(new, opts))  # (the run's own selection)
-        state.set_plan(conn, r.run_id, plan.to_json())
-        log("        with the revised plan (its post-data replaces the recorded one)")
-    names = [t.pg_name for t in plan.tables] + [v.pg_name for v in plan.views]
-    clash = target.existing_relations(conn, opts.target_schema, names)
-    if clash and opts.if_exists != "replace":  # (before copying more: the switch would fail)
-        raise target.conflict_error(opts.target_schema, clash)
-    log(f"        resuming run {r.run_id} in {r.staging_schema}, reading {source}")
-    return r.run_id, r.staging_schema, plan, state.progress(conn, r.run_id), source
-
-
-def _apply_recorded(opts: RunOptions, r: state.Run) -> None:
-    """The interrupted run's own options: its target schema, --if-exists, verify, rejects."""
-    opts.target_schema = r.target_schema
-    opts.if_exists = str(r.options.get("if_exists", opts.if_exists))
-    opts.verify = bool(r.options.get("verify", opts.verify))
-    if r.options.get("reject_dir"):
-        opts.reject_dir = Path(str(r.options["reject_dir"]))
-    opts.include = [str(g) for g in r.options.get("include", opts.include)]
-    opts.exclude = [str(g) for g in r.options.get("exclude", opts.exclude)]
-
-
 def _verify_switched(conn: Conn, r: state.Run, opts: RunOptions, log: Callable[[str], None],
                      t0: float) -> RunResult:
     """Resume a run killed after its switch: its final verify."""
-    _apply_recorded(opts, r)
+    resume.apply_recorded(opts, r)
     plan = model.stored_plan(r.plan, r.run_id)
     log(f"        run {r.run_id} was switched into {r.target_schema}; its final verify "
         "remains")
@@ -463,7 +378,7 @@ def _load(source: Path, plan: Plan, opts: RunOptions, log: Callable[[str], None]
                       if k.startswith("table ")}
             log(f"STEP 4  copy rows ({sum(t.rows for t in plan.tables):,} planned); keys and "
                 "indexes of each copied table start at once")
-            copy = _CopyProgress(meter, plan, done)
+            copy = progress_mod.CopyProgress(meter, plan.tables, done)
             cp = copier.Copier(source, opts.dsn, staging, plan.tables, opts.batch_rows,
                                progress=copy.batch, run_id=run_id, resume=resume,
                                table_done=copy.then(post.table_ready),
@@ -526,39 +441,6 @@ def copy_streams(jobs: int) -> int:
     (its reader and converter here, its COPY in the server). On 2 cores, a second stream
     was no faster and took 14 MiB more peak RSS."""
     return max(1, jobs // 2)
-
-
-class _CopyProgress:
-    """The copy's progress: rows and MiB of all tables, and each table's final counts."""
-
-    def __init__(self, meter: Progress, plan: Plan, done: dict[str, state.TableProgress]
-                 ) -> None:
-        self.meter = meter
-        self.lock = threading.Lock()
-        self.batches: dict[str, int] = {}
-        self.rows = {k.removeprefix("table "): v.rows for k, v in done.items()
-                     if k.startswith("table ")}
-        self.nbytes: dict[str, int] = {}
-        meter.begin("copy", sum(t.rows for t in plan.tables), "rows")
-
-    def batch(self, table: str, rows: int, nbytes: int) -> None:
-        with self.lock:
-            self.batches[table] = self.batches.get(table, 0) + 1
-            self.rows[table], self.nbytes[table] = rows, nbytes
-            count = self.batches[table]
-            all_rows, all_bytes = sum(self.rows.values()), sum(self.nbytes.values())
-        if count == 3:
-            faults.pause(f"copy {table}")
-        self.meter.update("copy", all_rows, nbytes=all_bytes, current=table)
-
-    def then(self, ready: Callable[[str], None]) -> Callable[[copier.TableResult], None]:
-        """The copier's ``table_done``: say the table's counts, then ``ready``."""
-        def done(r: copier.TableResult) -> None:
-            self.meter.item(f"        copied {r.table}: {r.rows:,} rows, "
-                            f"{r.bytes / 2**20:,.1f} MiB sent, {r.seconds:.2f} s"
-                            + (f", {r.rejected:,} rejected" if r.rejected else ""))
-            ready(r.table)
-        return done
 
 
 def _record(conn: Conn, run_id: str, run_state: str, message: str) -> None:
