@@ -49,6 +49,7 @@ def render(chunks: list[tuple[float, bytes]]) -> list[str]:
     a line rewritten in place (progress) as ``~`` lines, at most one a second."""
     out: list[str] = []
     line = b""
+    began = 0.0  # when the line being drawn got its first byte
     last_shown = -1.0
 
     def emit(at: float, text: bytes, mark: str) -> None:
@@ -60,14 +61,16 @@ def render(chunks: list[tuple[float, bytes]]) -> list[str]:
         data = data.replace(b"\r\n", b"\n")
         for piece in re.split(rb"(\n|\r)", data):
             if piece == b"\n":
-                emit(at, line, "|")
+                emit(began, line, "|")
                 line = b""
             elif piece == b"\r":
-                if ESCAPE.sub(b"", line).strip() and at - last_shown >= 1.0:
-                    emit(at, line, "~")
-                    last_shown = at
+                if ESCAPE.sub(b"", line).strip() and began - last_shown >= 1.0:
+                    emit(began, line, "~")
+                    last_shown = began
                 line = b""
-            else:
+            elif piece:
+                if not line:
+                    began = at
                 line += piece
     if line.strip():
         emit(chunks[-1][0] if chunks else 0.0, line, "|")
