@@ -27,6 +27,7 @@ write pause of ``cutover`` as the writer sees it (its longest wait for a write).
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import shutil
 import subprocess
@@ -56,6 +57,76 @@ def timed(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, flo
     wall = time.perf_counter() - start
     proc.returncode = os.waitstatus_to_exitcode(status)
     return wall, usage.ru_maxrss / 1024, proc.returncode, "\n".join(out.splitlines()[-4:])
+
+
+TICK = os.sysconf("SC_CLK_TCK")
+STEPS = {"1": "check", "2": "plan", "3": "pre-data", "4": "copy", "5": "post-data",
+         "6": "switch", "7": "verify"}  # (run's log: STEP n)
+
+
+def _proc_cpu(pid: int, children: bool = True) -> float:
+    """CPU seconds of a process (and of its children it has reaped), from /proc."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    ticks = int(fields[11]) + int(fields[12])  # utime, stime
+    if children:
+        ticks += int(fields[13]) + int(fields[14])  # cutime, cstime
+    return ticks / TICK
+
+
+def server_cpu(cluster: Path | None) -> float | None:
+    """CPU seconds the cluster's processes have used so far: the postmaster, the backends
+    it has reaped, and those alive (None: a server not started here)."""
+    if cluster is None:
+        return None
+    pid = int((cluster / "data" / "postmaster.pid").read_text().split()[0])
+    total = _proc_cpu(pid)
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            rest = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(rest[1]) == pid:
+            total += _proc_cpu(int(stat.parent.name))
+    return total
+
+
+def phases(cmd: list[str], cluster: Path | None) -> tuple[list[tuple[str, float, float,
+                                                                      float | None]], int]:
+    """Run ``cmd`` (a sqlite2pg run, not quiet) and time each of its steps from its log:
+    (step, wall s, client CPU s, server CPU s) and the exit code. The client's CPU includes
+    its worker processes; the server's, every backend of the cluster."""
+    env = {**os.environ, "SQLITE2PG_PROGRESS_INTERVAL": "3600"}
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            env=env)
+    assert proc.stderr is not None
+    marks: list[tuple[str, float, float, float | None]] = [
+        ("start", start, 0.0, server_cpu(cluster))]
+    for line in proc.stderr:
+        step = line.split("STEP", 1)
+        if len(step) == 2 and step[1].split()[0] in STEPS:
+            name = STEPS[step[1].split()[0]]
+            marks.append((name, time.perf_counter(), _proc_cpu(proc.pid),
+                          server_cpu(cluster)))
+    _pid, status, usage = os.wait4(proc.pid, 0)
+    # (wait4's usage includes the processes the child reaped: the verify's workers)
+    marks.append(("end", time.perf_counter(), usage.ru_utime + usage.ru_stime,
+                  server_cpu(cluster)))
+    out = []
+    for (name, t, c, srv), (_n, t2, c2, srv2) in itertools.pairwise(marks):
+        out.append(("startup" if name == "start" else name, t2 - t, c2 - c,
+                    None if srv is None or srv2 is None else srv2 - srv))
+    return out, os.waitstatus_to_exitcode(status)
+
+
+ROW_COUNT = ("SELECT (SELECT count(*) FROM api_logs) + (SELECT count(*) FROM users) + "
+             "(SELECT count(*) FROM tenants) + (SELECT count(*) FROM subscriptions) + "
+             "(SELECT count(*) FROM tenant_lattices) + (SELECT count(*) FROM "
+             "lattice_operations) + (SELECT count(*) FROM webhooks) + (SELECT count(*) FROM "
+             "webhook_deliveries)")
 
 
 def fresh_db(admin: str, name: str) -> str:
@@ -187,6 +258,8 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=1)
     ap.add_argument("--skip", action="append", default=[], help="pgloader, copy-reference")
     ap.add_argument("--live", action="store_true", help="measure the live cutover instead")
+    ap.add_argument("--compare-scale", type=float, help="also time one run at this scale "
+                    "(time per million rows should stay flat)")
     args = ap.parse_args()
 
     args.work.mkdir(parents=True, exist_ok=True)
@@ -194,12 +267,8 @@ def main() -> None:
     if not db.exists():
         print(f"building {db} ...", flush=True)
         make_fixture.build(db, scale=args.scale)
-    rows = sum(int(n) for n in subprocess.run(
-        ["sqlite3", str(db), "SELECT (SELECT count(*) FROM api_logs) + (SELECT count(*) FROM "
-         "users) + (SELECT count(*) FROM tenants) + (SELECT count(*) FROM subscriptions) + "
-         "(SELECT count(*) FROM tenant_lattices) + (SELECT count(*) FROM lattice_operations) + "
-         "(SELECT count(*) FROM webhooks) + (SELECT count(*) FROM webhook_deliveries)"],
-        capture_output=True, text=True, check=True).stdout.split())
+    rows = int(subprocess.run(["sqlite3", str(db), ROW_COUNT], capture_output=True, text=True,
+                              check=True).stdout)
     size = db.stat().st_size / 2**20
 
     cluster = None
@@ -262,11 +331,27 @@ def main() -> None:
                 wall = copy_reference(dsn, plan, files)
                 results.setdefault("copy-reference", []).append((wall, 0.0))
                 print(f"[{i + 1}] copy reference  {wall:6.2f} s", flush=True)
+        dsn = fresh_db(admin, "bench_sqlite2pg")
+        steps, rc = phases([py, "-m", "transfer", "run", str(db), "--to", dsn], cluster)
+        if rc != 0:
+            sys.exit(f"sqlite2pg run (phases) failed ({rc})")
+        other = None
+        if args.compare_scale:
+            other = compare_scale(args.compare_scale, args.work, admin, py)
     finally:
         if cluster is not None:
             pgcluster.stop(cluster)
             shutil.rmtree(cluster, ignore_errors=True)
 
+    print("\nOne default run with its verify, step by step (client: sqlite2pg and its worker "
+          "processes; server: every PostgreSQL process):")
+    print(f"{'step':<22} {'wall s':>8} {'client CPU s':>13} {'server CPU s':>13}")
+    for name, wall, cpu, srv in steps:
+        print(f"{name:<22} {wall:>8.2f} {cpu:>13.2f} "
+              f"{'' if srv is None else f'{srv:.2f}':>13}")
+    print(f"{'total':<22} {sum(w for _n, w, _c, _s in steps):>8.2f} "
+          f"{sum(c for _n, _w, c, _s in steps):>13.2f} "
+          f"{sum(s or 0.0 for _n, _w, _c, s in steps):>13.2f}")
     best = {k: min(v) for k, v in results.items()}
     print(f"\nSaaS fixture scale {args.scale:g}: {rows} rows, {size:.0f} MiB; "
           f"{os.cpu_count()} cores; best of {args.repeat}")
@@ -279,6 +364,28 @@ def main() -> None:
                 print(f"{run} / {k}: {best[run][0] / best[k][0]:.2f}")
     ours = best["sqlite2pg run"][0]
     print(f"sqlite2pg verify / run: {best['sqlite2pg verify'][0] / ours:.2f}")
+    if other is not None:
+        scale, other_rows, other_wall = other
+        print(f"time per million rows: scale {args.scale:g} {ours / rows * 1e6:.2f} s, scale "
+              f"{scale:g} {other_wall / other_rows * 1e6:.2f} s (run --no-verify; scale "
+              f"{scale:g} / scale {args.scale:g}: {other_wall / ours:.2f})")
+
+
+def compare_scale(scale: float, work: Path, admin: str, py: str) -> tuple[float, int, float]:
+    """(scale, rows, wall s) of one default run --no-verify at another scale."""
+    db = work / f"saas-{scale:g}.db"
+    if not db.exists():
+        print(f"building {db} ...", flush=True)
+        make_fixture.build(db, scale=scale)
+    rows = int(subprocess.run(["sqlite3", str(db), ROW_COUNT], capture_output=True, text=True,
+                              check=True).stdout)
+    dsn = fresh_db(admin, "bench_sqlite2pg")
+    wall, rss, rc, tail = timed([py, "-m", "transfer", "run", str(db), "--to", dsn,
+                                 "--no-verify", "--quiet"])
+    if rc != 0:
+        sys.exit(f"sqlite2pg run at scale {scale:g} failed ({rc}):\n{tail}")
+    print(f"scale {scale:g}: sqlite2pg run {wall:6.2f} s  {rss:6.0f} MiB", flush=True)
+    return scale, rows, wall
 
 
 if __name__ == "__main__":
