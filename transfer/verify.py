@@ -310,7 +310,10 @@ def _jsonb_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     if len(last) < 2:
         return last
     # UTF-8 keeps code point order, so comparing str is comparing bytes
-    return {k: last[k] for k in sorted(last, key=_jsonb_key)}
+    keys = [_jsonb_key(k) for k in last]
+    if all(a < b for a, b in itertools.pairwise(keys)):
+        return last  # (already in jsonb's order, as often: no new dict)
+    return {k: last[k] for _n, k in sorted(keys)}
 
 
 def _jsonb_key(k: str) -> tuple[int, str]:
