@@ -1,7 +1,7 @@
 """The operator's view of rollback and clean, on a real PostgreSQL: each says what it would
-do before doing it; rollback and clean --backups ask on a terminal and, off one, want
---yes (exit 64, nothing changed); plain clean drops the schemas rollbacks set aside and
-says which backup schemas it keeps."""
+do before doing it; rollback, and clean dropping a backup or rolled-back schema, ask on a
+terminal and, off one, want --yes (exit 64, nothing changed); clean drops staging schemas
+without asking and says which backup schemas it keeps."""
 
 from __future__ import annotations
 
@@ -137,7 +137,11 @@ def test_clean_drops_rolled_back_schemas_and_keeps_backups(tmp_path: Path, pg_ds
     (backup,) = with_prefix(pg_dsn, "sqlite2pg_old_")
     aside = f"sqlite2pg_rolledback_{replaced}"
 
-    cleaned = sqlite2pg("clean", "--to", pg_dsn)  # no question: the source has those rows
+    refused = sqlite2pg("clean", "--to", pg_dsn)  # (the application may have written there)
+    assert refused.returncode == 64 and "set aside, with any rows the application wrote" in \
+        refused.stderr, refused.stderr
+    assert aside in schemas(pg_dsn)
+    cleaned = sqlite2pg("clean", "--to", pg_dsn, "--yes")
     assert cleaned.returncode == 0, cleaned.stderr
     assert cleaned.stdout.splitlines() == [
         f"dropped schema {aside} (the tables the rollback of run {replaced} set aside: "

@@ -7,7 +7,6 @@ message on stderr and its exit code; nothing prints a traceback.
 from __future__ import annotations
 
 import os
-import shlex
 import sys
 from enum import StrEnum
 from pathlib import Path
@@ -373,7 +372,7 @@ def run(
     except TransferError as e:
         _fail(e)
         return
-    rejects = reject_dir / str(result.run_id) if result.run_id else None
+    rejects = result.rejects_dir
     report = summary.RunReport(result, source, dsn, opts.target_schema, started,
                                datetime.now().astimezone(),
                                [target.redact(a) for a in sys.argv[1:]], rejects,
@@ -383,9 +382,6 @@ def run(
     if report.rejected:
         typer.echo(f"{report.rejected} rows could not be carried over and were set aside in "
                    f"{rejects} (one TABLE.rejects.jsonl per table)")
-    if result.refused:
-        for n in result.refused:
-            meter.log(f"not carried over: {n}")
     if result.verified is not None:
         _print_problems(result.verified)
     if report_file is not None:
@@ -570,6 +566,7 @@ def status(to: DsnOpt = None) -> None:
     """List the runs recorded in the target: state, progress, what can be resumed or rolled
     back; and staging schemas no run accounts for. Writes nothing."""
     from transfer import runs, target
+    from transfer.pipeline import resume_command
 
     try:
         dsn = target.resolve_dsn(to)
@@ -595,8 +592,7 @@ def status(to: DsnOpt = None) -> None:
                        "an application still writes to SQLite ('sqlite2pg sync' can carry "
                        "them)")
         if r.label == "interrupted" or (r.run.state == "switched" and r.verify_pending):
-            typer.echo(f"    resume with: sqlite2pg run {shlex.quote(r.run.source)} --to "
-                       f"{shlex.quote(target.show(dsn))} --resume")
+            typer.echo(f"    resume with: {resume_command(Path(r.run.source), dsn)}")
         elif r.hint:
             typer.echo(f"    {r.hint}")
     for name in orphans:
@@ -660,15 +656,15 @@ def clean(
     yes: YesOpt = False,
 ) -> None:
     """Drop leftover staging schemas of failed or interrupted runs (they cannot be resumed
-    afterwards) and the schemas rollbacks set aside (the source still has their rows);
-    keep the schemas holding the tables runs replaced, unless --backups."""
+    afterwards) and, after asking, the schemas rollbacks set aside; keep the schemas
+    holding the tables runs replaced, unless --backups (asked too)."""
     from transfer import runs, target
 
     try:
         dsn = target.resolve_dsn(to)
         preview = runs.clean_preview(dsn, backups)
-        if preview.backups and not _confirm(str(preview), [f"drop {s}" for s in preview.drop],
-                                            yes):
+        if preview.asks and not _confirm(str(preview), [f"drop {s}" for s in preview.drop],
+                                         yes):
             return
         dropped = runs.clean(dsn, backups, [s.name for s in preview.drop])
     except TransferError as e:
@@ -712,7 +708,10 @@ def main() -> None:
         # job"), never 1, which a pipeline reads as "the data differs".
         if os.environ.get("SQLITE2PG_DEBUG"):
             raise
+        from transfer.progress import clear_terminal_line
         from transfer.target import redact
+
+        clear_terminal_line()
 
         typer.echo(f"sqlite2pg: internal error ({type(e).__name__}: "
                    f"{redact(str(e)).splitlines()[0] if str(e) else ''}); this is a bug: "

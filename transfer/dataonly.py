@@ -319,8 +319,10 @@ def _profile(source: Path, plan: DataPlan) -> None:
 
 # -- the load -----------------------------------------------------------------------------
 def load(source: Path, plan: DataPlan, dsn: str, truncate: bool, resume: bool,
-         log: Callable[[str], None], progress: Progress | None = None) -> dict[str, int]:
-    """Load ``plan`` (blockers refused first); rows copied per table."""
+         log: Callable[[str], None], progress: Progress | None = None,
+         stats: dict[str, tuple[int, float]] | None = None) -> dict[str, int]:
+    """Load ``plan`` (blockers refused first); rows copied per table (``stats``: the bytes
+    sent and seconds of each table copied by this call)."""
     if plan.blockers:
         first = plan.blockers[0]
         raise BlockersFound(f"the load has {len(plan.blockers)} blocker(s), first: {first}; "
@@ -348,8 +350,12 @@ def load(source: Path, plan: DataPlan, dsn: str, truncate: bool, resume: bool,
                 state.try_lock(lock, run_id)
                 done = {}
             try:
-                copied = _copy(source, plan, dsn, staging, run_id, done, log,
-                               progress or progress_off())
+                meter = progress or progress_off()
+                try:
+                    copied = _copy(source, plan, dsn, staging, run_id, done, log, meter,
+                                   {} if stats is None else stats)
+                finally:
+                    meter.stop()
                 _finish(plan, dsn, staging, run_id, truncate, log)
             except (DataError, PlanError) as e:  # (the plan no longer holds: start again)
                 with contextlib.suppress(psycopg.Error):
@@ -377,11 +383,12 @@ def _resumable(conn: target.Conn, source: Path, plan: DataPlan) -> state.Run | N
 
 def _copy(source: Path, plan: DataPlan, dsn: str, staging: str, run_id: str,
           done: dict[str, state.TableProgress], log: Callable[[str], None],
-          meter: Progress) -> dict[str, int]:
-    """Every table into its staging table (the target's types), from one snapshot."""
+          meter: Progress, stats: dict[str, tuple[int, float]]) -> dict[str, int]:
+    """Every table into its staging table (the target's types), from one snapshot; the
+    bytes sent and seconds of each table copied now go to ``stats``."""
     copied: dict[str, int] = {}
     sent = 0
-    meter.begin("copy", sum(t.rows for t in plan.tables), "rows")
+    meter.begin("copy", sum(t.rows for t in plan.tables), "rows")  # (load ends it)
     with contextlib.closing(reader.connect(source)) as src, \
             target.connect(dsn) as pg:
         reader.open_snapshot(src)
@@ -399,7 +406,7 @@ def _copy(source: Path, plan: DataPlan, dsn: str, staging: str, run_id: str,
             if progress.done:
                 continue
             log(f"        {t.name}: copying into {staging}.{t.target}")
-            start = time.perf_counter()
+            start, sent_before = time.perf_counter(), sent
             copy = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT csv)").format(
                 sql.Identifier(staging, t.target),
                 sql.SQL(", ").join(sql.Identifier(f.target) for f in t.fits))
@@ -435,9 +442,9 @@ def _copy(source: Path, plan: DataPlan, dsn: str, staging: str, run_id: str,
             pg.execute(state.progress_upsert(run_id, "table " + t.name, progress.rows,
                                              progress.last_rowid, True))
             pg.commit()
+            stats[t.name] = (sent - sent_before, time.perf_counter() - start)
             meter.item(f"        copied {t.name}: {progress.rows:,} rows, "
-                       f"{time.perf_counter() - start:.2f} s")
-    meter.end("copy")
+                       f"{stats[t.name][0] / 2**20:,.1f} MiB sent, {stats[t.name][1]:.2f} s")
     return copied
 
 

@@ -104,6 +104,7 @@ class RunResult:
     copy_identity: dict[str, Any] | None = None  # the source when that snapshot opened
     refused: list[Note] = field(default_factory=list)  # views PostgreSQL refused at the run
     sizes: dict[str, int] = field(default_factory=dict)  # table -> bytes in PostgreSQL
+    rejects_dir: Path | None = None  # --on-error reject: this run's reject files
 
     @property
     def decisions(self) -> list[Note]:
@@ -165,7 +166,8 @@ def check(source: Path, make: Callable[[], Plan], opts: RunOptions,
 
 def resume_command(source: Path, dsn: str) -> str:
     """The command that continues this run, pasteable (the target without its password)."""
-    return shlex.join(["sqlite2pg", "run", str(source), "--to", target.show(dsn), "--resume"])
+    return shlex.join(["sqlite2pg", "run", str(source),
+                       *(["--to", target.show(dsn)] if dsn else []), "--resume"])
 
 
 def _preflight(conn: Conn, source: Path, opts: RunOptions, log: Callable[[str], None]) -> None:
@@ -410,6 +412,7 @@ def _load(source: Path, plan: Plan, opts: RunOptions, log: Callable[[str], None]
             meter.end("post-data")
         steps["post-data"] = time.perf_counter() - start
     finally:
+        meter.stop()
         post.close()
     refused = post.skipped
 
@@ -423,7 +426,8 @@ def _load(source: Path, plan: Plan, opts: RunOptions, log: Callable[[str], None]
         conn.commit()
     steps["switch"] = time.perf_counter() - start
     return RunResult(results, steps, backup, plan, run_id=run_id, snapshot=held,
-                     copy_identity=identity, refused=refused)
+                     copy_identity=identity, refused=refused,
+                     rejects_dir=opts.reject_dir / run_id if opts.reject_dir else None)
 
 
 def say_decisions(plan: Plan, log: Callable[[str], None]) -> None:
@@ -511,11 +515,13 @@ def _data_only(source: Path, opts: RunOptions, log: Callable[[str], None],
     start = time.perf_counter()
     log(f"STEP 4  copy rows ({sum(t.rows for t in plan.tables)} planned) into staging tables "
         "of the target's own types")
+    stats: dict[str, tuple[int, float]] = {}
     copied = dataonly.load(source, plan, opts.dsn, opts.truncate, opts.resume, log,
-                           opts.progress)
+                           opts.progress, stats)
     steps["load"] = time.perf_counter() - start
     model_plan = dataonly.verify_plan(plan)
     result = RunResult([copier.TableResult(t.name, copied.get(t.name, 0),
+                                           *stats.get(t.name, (0, 0.0)),
                                            read=copied.get(t.name, 0)) for t in plan.tables],
                        steps, None, model_plan)
     if opts.verify:

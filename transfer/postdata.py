@@ -101,10 +101,9 @@ class PostData:
         self._count()
 
     def _count(self) -> None:
-        with self.lock:
+        with self.lock:  # (in order: the progress shown never goes back)
             self.executed += 1
-            n = self.executed
-        self.on_statement(n)
+            self.on_statement(self.executed)
 
     def view(self, st: ddl.Statement) -> None:
         """A view PostgreSQL still refuses (a type the translation could not foresee, a view

@@ -100,6 +100,12 @@ class Progress:
                 self.phase = None
             self.clear()
 
+    def stop(self) -> None:
+        """Whatever phase is current is over (an error ended it): its line goes."""
+        with self.lock:
+            self.phase = None
+            self.clear()
+
     # -- lines ----------------------------------------------------------------------------
     def log(self, msg: str) -> None:
         """A line of the run's log, above the progress line (timestamped off a terminal);
@@ -179,10 +185,10 @@ class CopyProgress:
             self.batches[table] = self.batches.get(table, 0) + 1
             self.rows[table], self.nbytes[table] = rows, nbytes
             count = self.batches[table]
-            all_rows, all_bytes = sum(self.rows.values()), sum(self.nbytes.values())
+            self.meter.update("copy", sum(self.rows.values()),
+                              nbytes=sum(self.nbytes.values()), current=table)
         if count == 3:  # (a crash point of the tests: a table part-copied)
             faults.pause(f"copy {table}")
-        self.meter.update("copy", all_rows, nbytes=all_bytes, current=table)
 
     def then(self, ready: Callable[[str], None]) -> Callable[[TableResult], None]:
         """The copier's ``table_done``: say the table's counts, then ``ready``."""

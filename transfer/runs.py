@@ -214,11 +214,23 @@ class CleanPreview:
         """The backup schemas among those to drop (the target's own earlier tables)."""
         return [s for s in self.drop if s.role == "backup"]
 
+    @property
+    def asks(self) -> list[Schema]:
+        """The schemas among those to drop that may hold the only copy of rows: backups,
+        and those a rollback set aside (the application may have written to them after
+        the switch, e.g. after a live cutover)."""
+        return [s for s in self.drop if s.role in ("backup", "rolled back")]
+
     def __str__(self) -> str:
         if not self.drop:
             return "drop nothing"
         lost = (f", among them {_count(len(self.backups), 'backup schema')}, whose tables "
                 "rollback can then no longer bring back" if self.backups else "")
+        aside = [s for s in self.drop if s.role == "rolled back"]
+        if aside:
+            lost += (f"{', and' if lost else ', among them'} "
+                     f"{_count(len(aside), 'schema')} a rollback set aside, with any rows "
+                     "the application wrote to PostgreSQL after the switch")
         names = ", ".join(s.name for s in self.drop)
         return f"drop {_count(len(self.drop), 'schema')} ({names}){lost}"
 

@@ -75,24 +75,38 @@ class RunReport:
         created["views"] = len(plan.views) - len(self.result.refused)
         return created
 
+    def sizes(self) -> list[int]:
+        """Bytes in PostgreSQL of the tables listed (those the server said)."""
+        return [self.result.sizes[t.table] for t in self.result.tables
+                if t.table in self.result.sizes]
+
     def not_carried(self) -> list[Note]:
         return [*self.result.plan.not_carried, *self.result.refused]
 
-    def steps(self) -> dict[str, float]:
-        """Each step's seconds, in the order they ran, and "other" for the time between
-        them, so that they add up to the total."""
-        steps = {k: v for k, v in self.result.steps.items() if k != "total"}
-        total = self.result.steps.get("total", sum(steps.values()))
-        if total - sum(steps.values()) >= 0.005:
-            steps["other"] = total - sum(steps.values())
+    def steps(self, digits: int = 2) -> dict[str, float]:
+        """Each step's seconds rounded to ``digits``, in the order they ran, then "other"
+        for the time between them and "total": shown so, they add up."""
+        steps = {k: round(v, digits) for k, v in self.result.steps.items() if k != "total"}
+        total = round(self.total_seconds, digits)
+        other = round(total - sum(steps.values()), digits)
+        if other > 0:
+            steps["other"] = other
+        steps["total"] = round(sum(steps.values()), digits)
         return steps
 
     @property
     def total_seconds(self) -> float:
-        return self.result.steps.get("total", sum(self.steps().values()))
+        steps = self.result.steps
+        return steps.get("total", sum(v for k, v in steps.items() if k != "total"))
+
+    @property
+    def copy_seconds(self) -> float:
+        """The copy step's (``load`` for --data-only)."""
+        return self.result.steps.get("copy", self.result.steps.get("load", 0.0))
 
     def rollback_command(self) -> str:
-        return shlex.join(["sqlite2pg", "rollback", "--to", show(self.dsn),
+        return shlex.join(["sqlite2pg", "rollback", *(["--to", show(self.dsn)] if self.dsn
+                                                      else []),
                            "--target-schema", self.schema])
 
 
@@ -111,11 +125,11 @@ def summary_lines(r: RunReport, decisions: bool = False) -> list[str]:
         out.append(f"{_cut(t.table, name_w):<{name_w}} {t.rows:>12,} {t.rejected:>9,} "
                    f"{t.bytes / 2**20:>9,.1f} {_mib(size):>10} {t.seconds:>8.2f}  "
                    f"{r.verdict(t.table)}")
-    sizes = [res.sizes[t.table] for t in res.tables if t.table in res.sizes]
+    sizes = r.sizes()
     out.append("-" * len(head))
     out.append(f"{'total':<{name_w}} {sum(t.rows for t in res.tables):>12,} {r.rejected:>9,} "
                f"{sum(t.bytes for t in res.tables) / 2**20:>9,.1f} "
-               f"{_mib(sum(sizes) if sizes else None):>10} {res.steps.get('copy', 0.0):>8.2f}  "
+               f"{_mib(sum(sizes) if sizes else None):>10} {r.copy_seconds:>8.2f}  "
                f"{_verified_total(r)}")
     out += _wrap("(MiB sent: the rows as COPY sent them; MiB in PG: the tables with their "
                  "indexes; the total's seconds: the copy's, its tables overlapping)")
@@ -129,14 +143,16 @@ def summary_lines(r: RunReport, decisions: bool = False) -> list[str]:
                  "above; with example rows in --report)" if changed else
                  "decisions: none changed a type, key, constraint or value")
     if decisions:
-        out += [f"  {n.kind or 'decision':<12} {n}" for n in [*res.plan.warnings, *missing]]
+        for n in [*res.plan.warnings, *missing]:
+            out += _wrap(f"  {n.kind or 'decision':<12} {n}")
     steps = r.steps()
+    total = steps.pop("total")
     out += _wrap("seconds: " + " + ".join(f"{k} {v:.2f}" for k, v in steps.items())
-                 + f" = {r.total_seconds:.2f}")
+                 + f" = {total:.2f}")
     out.append(f"started {r.started:%Y-%m-%d %H:%M:%S %Z}, ended {r.ended:%H:%M:%S %Z}".strip())
     if res.backup_schema:
-        out.append(f"the tables it replaced are kept in schema {res.backup_schema}; "
-                   f"undo with: {r.rollback_command()}")
+        out += _wrap(f"the tables it replaced are kept in schema {res.backup_schema}; "
+                     f"undo with: {r.rollback_command()}")
     return out
 
 
@@ -194,15 +210,14 @@ def to_json(r: RunReport) -> dict[str, Any]:
         "outcome": r.outcome,
         "started_at": r.started.isoformat(timespec="seconds"),
         "ended_at": r.ended.isoformat(timespec="seconds"),
-        "seconds": {k: round(v, 3) for k, v in [*r.steps().items(),
-                                                 ("total", r.total_seconds)]},
+        "seconds": r.steps(3),
         "source": {"path": str(r.source.resolve()), "bytes": res.plan.source.get("size")},
         "target": {"dsn": show(r.dsn), "schema": r.schema,
                    "backup_schema": res.backup_schema},
         "tables": tables,
         "totals": {"rows": sum(t.rows for t in res.tables), "rejected": r.rejected,
                    "bytes_sent": sum(t.bytes for t in res.tables),
-                   "bytes_in_target": sum(res.sizes.values()) if res.sizes else None},
+                   "bytes_in_target": sum(r.sizes()) if r.sizes() else None},
         "objects": {"created": r.objects(),
                     "not_carried": [_note(n) for n in r.not_carried()]},
         "decisions": [_note(n) for n in res.decisions],
@@ -251,7 +266,7 @@ def to_markdown(r: RunReport) -> str:
     tot = data["totals"]
     out.append(f"| **total** | {tot['rows']:,} | {tot['rejected']:,} | "
                f"{tot['bytes_sent'] / 2**20:,.1f} | {_mib(tot['bytes_in_target'])} | "
-               f"{res.steps.get('copy', 0.0):.2f} | {_verified_total(r)} |")
+               f"{r.copy_seconds:.2f} | {_verified_total(r)} |")
     out += ["", "Created: " + (", ".join(f"{n:,} {k}" for k, n in
                                         data["objects"]["created"].items())
                                or "nothing (the rows went into the application's tables)")
@@ -280,7 +295,7 @@ def to_markdown(r: RunReport) -> str:
     if data["rejects_dir"]:
         out += [f"Rows set aside: {r.rejected:,}, in `{_md(data['rejects_dir'])}`.", ""]
     out += ["## Seconds", "", "| step | seconds |", "|---|---:|"]
-    out += [f"| {k} | {s:.2f} |" for k, s in data["seconds"].items()]
+    out += [f"| {k} | {s:.2f} |" for k, s in r.steps().items()]
     out += ["", "## Rolling back", ""]
     if data["rollback"]:
         undo = (f"the tables it replaced come back from schema `{res.backup_schema}`"
