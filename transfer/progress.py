@@ -153,7 +153,8 @@ class Progress:
             parts.append(f"{p.done:,} of {p.total:,} {p.unit}")
         else:
             parts.append(f"{p.done:,} {p.unit}")
-        parts += [f"{v:,} {k}" for k, v in p.extra.items()]
+        for k, v in p.extra.items():  # (a count besides the unit: rows profiled)
+            parts.append(f"{v:,} {k}" + (f" ({v / elapsed:,.0f}/s)" if elapsed >= 1 else ""))
         if p.nbytes:
             parts.append(f"{p.nbytes / 2**20:,.1f} MiB")
         if elapsed >= 1 and p.done:
