@@ -329,6 +329,93 @@ _JSON_IN = json.JSONDecoder(parse_float=_number, object_pairs_hook=_jsonb_object
 _JSON_OUT = json.JSONEncoder(ensure_ascii=False, separators=(", ", ": "))
 
 
+_BLANK = r"[ \t\n\r]*"  # JSON's whitespace (PostgreSQL's and Python's alike)
+_PLAIN_STRING = r'"[^"\\\x00-\x1f]*"'  # no escape, no quote, no control character
+_FLAT_PAIR = (_PLAIN_STRING + _BLANK + ":" + _BLANK
+              + r"(?:" + _PLAIN_STRING + r"|0|-?[1-9][0-9]*|true|false|null)")
+_FLAT_OBJECT = (r"^" + _BLANK + r"\{" + _BLANK + r"(?:" + _FLAT_PAIR + r"(?:" + _BLANK + ","
+                + _BLANK + _FLAT_PAIR + r")*)?" + _BLANK + r"\}" + _BLANK + r"$")
+
+
+def jsonb_texts(arr: pa.Array) -> pa.Array:
+    """``jsonb_text`` of each text of the string array ``arr`` (nulls kept): the flat
+    objects of ``_flat_object_texts`` in bulk, every other text one by one."""
+    if len(arr) > 1:  # a value written again and again is worked out once
+        coded = pc.dictionary_encode(arr)
+        if 2 * len(coded.dictionary) < len(arr):
+            return pc.take(jsonb_texts(coded.dictionary), coded.indices)
+    flat = pc.fill_null(pc.match_substring_regex(arr, _FLAT_OBJECT), False)
+    out = pc.replace_with_mask(pa.nulls(len(arr), pa.string()), flat,
+                               _flat_object_texts(pc.filter(arr, flat)))
+    rest = pc.and_(pc.is_valid(arr), pc.is_null(out))  # (a repeated key left it null)
+    if not pc.any(rest).as_py():
+        return out
+    return pc.replace_with_mask(out, rest, pa.array(
+        [jsonb_text(v) for v in pc.filter(arr, rest).to_pylist()], pa.string()))
+
+
+def _flat_object_texts(arr: pa.Array) -> pa.Array:
+    """PostgreSQL's jsonb text of each JSON text of ``arr``, all of which match
+    ``_FLAT_OBJECT``; null for an object with a repeated key (``jsonb_text`` says why).
+
+    ``_FLAT_OBJECT`` takes one object, JSON's whitespace anywhere between its tokens, of
+    pairs whose key is a string and whose value a string, an integer, true, false or null;
+    no string holds a backslash, a '"' or a character below U+0020, and an integer has no
+    leading zero and is not -0 (jsonb prints -0 as 0: left to ``jsonb_text``). jsonb
+    prints such an object as ``{"key": value, ...}`` (``{}`` when empty), its keys ordered
+    by byte length, then bytewise: each string exactly as written, quotes included (jsonb
+    escapes only characters these strings do not hold), an integer as its digits (numeric
+    keeps them all) and the literals as themselves; the whitespace goes. So:
+
+    split at '"', a text is pieces outside strings and inside, in turn (no string holds a
+    '"'). Without its blanks, the piece after a string starts with ':' when that string
+    is a key; the piece then holds the key's value, or is ':' alone when the value is the
+    next string. Each key and its value make ``"key": value``; sorted by (text, rank of
+    the key in jsonb's order) and joined by ``, `` in each text. Two equal keys of one
+    text sort side by side.
+    """
+    pieces = pc.split_pattern(arr, '"')
+    strings = pc.list_slice(pieces, 1, None, 2)
+    texts = pc.list_flatten(strings)
+    after = pc.list_flatten(pc.list_slice(pieces, 2, None, 2))  # (aligned with texts)
+    for blank in " \t\n\r":
+        if pc.any(pc.match_substring(after, blank)).as_py():
+            after = pc.replace_substring(after, blank, "")
+    is_key = pc.starts_with(after, ":")
+    at = pc.cast(pc.indices_nonzero(is_key), pa.int64())
+    keys = pc.take(texts, at)
+    quoted = pc.take(pc.equal(after, ":"), at)
+    string_value = pc.take(texts, pc.if_else(quoted, pc.add(at, 1), None))
+    quote = pc.if_else(quoted, '"', None)
+    other_value = pc.utf8_slice_codeunits(pc.take(after, at), 1, -1)  # ":12," -> "12"
+    pairs = pc.binary_join_element_wise('"', keys, '": ', quote, string_value, quote,
+                                        other_value, "", null_handling="skip")
+    names = pc.dictionary_encode(keys)
+    order = pc.sort_indices(pa.table({"n": pc.binary_length(names.dictionary),
+                                      "k": names.dictionary}),
+                            sort_keys=[("n", "ascending"), ("k", "ascending")])
+    rank = pc.take(pc.cast(pc.sort_indices(order), pa.int64()), names.indices)  # (inverse)
+    width = max(len(names.dictionary), 1)
+    parent = pc.cast(pc.take(pc.list_parent_indices(strings), at), pa.int64())
+    place = pc.add(pc.multiply(parent, width), rank)
+    by_place = pc.sort_indices(place)
+    first_slot = pa.concat_arrays([pa.array([0], pa.int64()), pc.cumulative_sum(
+        pc.cast(pc.list_value_length(strings), pa.int64()))])
+    keys_before = pa.concat_arrays([pa.array([0], pa.int64()),
+                                    pc.cumulative_sum(pc.cast(is_key, pa.int64()))])
+    per_text = pa.LargeListArray.from_arrays(pc.take(keys_before, first_slot),
+                                             pc.take(pairs, by_place))
+    out = pc.binary_join_element_wise("{", pc.binary_join(per_text, ", "), "}", "")
+    place = pc.take(place, by_place)
+    if len(place) > 1:
+        twin = pc.equal(place.slice(1), place.slice(0, len(place) - 1))
+        if pc.any(twin).as_py():
+            repeated = pc.divide(pc.filter(place.slice(1), twin), width)
+            out = pc.if_else(pc.is_in(pa.array(range(len(arr)), pa.int64()), repeated),
+                             None, out)
+    return out
+
+
 def _bool_text(v: Any) -> str:
     if isinstance(v, str):
         w = v.strip().lower()
@@ -411,6 +498,9 @@ def source_value_text(arr: pa.Array, col: ColumnPlan, kind: str) -> pa.Array:
         good = pc.if_else(pc.or_(is_text, pc.or_(is_int, is_real)), payload, None)
     elif kind == BYTES:
         good = pc.utf8_lower(payload)
+    elif kind == JSONB:  # (any other storage class: unequal, as its payload)
+        good = pc.if_else(is_text, jsonb_texts(pc.if_else(is_text, payload, None)),
+                          _unequal(payload))
     elif kind == TS and not col.convert.startswith("epoch_") and not pc.any(is_int).as_py():
         good = pc.if_else(is_text, _ts_texts(pc.if_else(is_text, payload, None)), None)
     else:
