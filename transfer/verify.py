@@ -608,7 +608,18 @@ def _inet_text(v: str) -> str:
         iface = ipaddress.ip_interface(v)
     except ValueError:
         return UNEQUAL + v
-    return f"{iface.ip}/{iface.network.prefixlen}"
+    ip = iface.ip
+    shown = str(ip)
+    if ip.version == 6:
+        # PostgreSQL prints an IPv6 address whose first 96 bits are those of an IPv4-mapped
+        # (::ffff:0:0/96) or an IPv4-compatible one (six zero groups, then a non-zero one)
+        # with its last 32 bits in dotted decimal, as inet_net_ntop does; Python in hex.
+        words = ip.packed
+        if words[:10] == bytes(10) and (words[10:12] == b"\xff\xff" or (
+                words[10:12] == bytes(2) and words[12:14] != bytes(2))):
+            shown = ("::ffff:" if words[10:12] == b"\xff\xff" else "::") + \
+                str(ipaddress.IPv4Address(words[12:]))
+    return f"{shown}/{iface.network.prefixlen}"
 
 
 def _valid_utf8(arr: pa.Array) -> pa.Array:
