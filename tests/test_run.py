@@ -10,6 +10,7 @@ import psycopg
 import pytest
 from compare import compare_all
 from conftest import ROOT, build_db, edge_schemas
+from paused import kill_at
 from psycopg import sql
 
 from transfer import pipeline
@@ -189,6 +190,20 @@ def test_reject_mode_sets_rows_aside_and_stop_mode_names_them(tmp_path: Path,
     assert "row id=101 is missing in PostgreSQL" in rejected.stdout
     with psycopg.connect(pg_dsn) as conn:
         assert conn.execute("SELECT count(*) FROM ev").fetchone() == (100,)
+
+    # Interrupted after its rows were set aside, the resumed run (its own reject directory)
+    # still counts them.
+    kill_at("post-data", "run", str(db), "--to", pg_dsn, "--plan", str(plan_file),
+            "--target-schema", "again", "--on-error", "reject", "--reject-dir",
+            str(tmp_path / "more"))
+    report = tmp_path / "resumed.json"
+    resumed = subprocess.run([sys.executable, "-m", "transfer", "run", str(db), "--to", pg_dsn,
+                              "--resume", "--report", str(report)],
+                             capture_output=True, text=True, timeout=120)
+    assert resumed.returncode == 1, resumed.stderr
+    assert "2 rows could not be carried over and were set aside in " + str(tmp_path / "more") \
+        in resumed.stdout
+    assert json.loads(report.read_text())["totals"]["rejected"] == 2
 
 
 def test_live_writer_wal_snapshot_copied_and_verified(saas_db: Path, tmp_path: Path,

@@ -321,6 +321,22 @@ class RejectLog:
                 f.write(line + "\n")
             self.counts[t.name] = self.counts.get(t.name, 0) + 1
 
+    @staticmethod
+    def rows_in(directory: Path, table: str) -> int:
+        """Rows of ``table`` set aside in ``directory`` by every invocation of a run (a
+        resumed run reads again a chunk that was not committed: its rows count once)."""
+        path = directory / f"{_safe_file_name(table)}.rejects.jsonl"
+        if not path.is_file():
+            return 0
+        seen = set()
+        with path.open(encoding="utf-8") as f:
+            for line in f:
+                if line.strip():
+                    e = json.loads(line)  # (a row is its key; without one, all it holds)
+                    seen.add(e["key"] if e["key"] != "no primary key" else json.dumps(
+                        [e["row"], e["values"]], sort_keys=True))
+        return len(seen)
+
 
 def _safe_file_name(name: str) -> str:
     """``name`` if it is a safe file name, else its safe part and a digest of it (the same

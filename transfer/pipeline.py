@@ -399,6 +399,9 @@ def _load(source: Path, plan: Plan, opts: RunOptions, log: Callable[[str], None]
                     state.mark_done(conn, run_id, "capture", rows=cp.capture_position)
             order = {t.name: i for i, t in enumerate(plan.tables)}
             results.sort(key=lambda r: order[r.table])
+            if opts.reject_dir is not None:  # (a resumed run's too: those of every invocation)
+                for r in results:
+                    r.rejected = copier.RejectLog.rows_in(opts.reject_dir / run_id, r.table)
             meter.end("copy")
             steps["copy"] = time.perf_counter() - start
         start = time.perf_counter()
