@@ -128,7 +128,7 @@ def run(source: Path, plan: PlanSource, opts: RunOptions,
     t0 = time.perf_counter()
     if opts.data_only:
         return _data_only(source, opts, log, t0)
-    planned: dict[str, float] = {}  # how long planning took (within the run's total)
+    planned: dict[str, float] = {}  # steps before the run's own: plan, backup (in its total)
     if callable(plan):
         plan = _timed(plan, planned)
     make = plan if callable(plan) else (lambda: _given(plan))
@@ -217,13 +217,15 @@ def _run(lock: Conn, source: Path, make: Callable[[], Plan], plan: PlanSource,
                 original = source
                 _check_new(lock, source, chosen, opts)
                 if opts.backup_dir is not None:
+                    start = time.perf_counter()
                     source = source_mod.backup(source, opts.backup_dir)
+                    planned["backup"] = time.perf_counter() - start  # (a step of its own)
                     log(f"        backup of the snapshot migrated: {source}")
                 run_id, staging = _new_run(lock, source, chosen, opts, original)
                 done = {}
         except psycopg.Error as e:
             raise target.describe(e, opts.dsn, "checking the target") from None
-        steps = {"check": time.perf_counter() - t0 - planned.get("plan", 0.0), **planned}
+        steps = {"check": time.perf_counter() - t0 - sum(planned.values()), **planned}
         say_decisions(chosen, log)
         try:
             try:
