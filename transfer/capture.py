@@ -14,7 +14,6 @@ it); a virtual table (no triggers) or a table without a key cannot, and is said 
 from __future__ import annotations
 
 import contextlib
-import fnmatch
 import os
 import sqlite3
 import urllib.parse
@@ -26,6 +25,7 @@ from transfer import source as source_mod
 from transfer import sqltext
 from transfer.catalog import Table, read_catalog
 from transfer.errors import BlockersFound, SourceError
+from transfer.model import selected
 from transfer.sqltext import quote_ident
 
 LOG = "sqlite2pg_changes"
@@ -181,9 +181,7 @@ def start_for_run(source: Path, include: list[str], exclude: list[str],
         _followed, refused = followable(read_catalog(conn).tables)
     finally:
         conn.close()
-    refused = [(n, why) for n, why in refused
-               if (not include or any(fnmatch.fnmatchcase(n, g) for g in include))
-               and not any(fnmatch.fnmatchcase(n, g) for g in exclude)]
+    refused = [(n, why) for n, why in refused if selected(n, include, exclude)]
     if refused:
         names = ", ".join(f"{name} ({why})" for name, why in refused)
         raise BlockersFound(f"a live run cannot follow {names}; --exclude these tables, or "

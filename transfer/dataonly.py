@@ -34,7 +34,7 @@ from transfer import faults, reader, state, target, targetconv
 from transfer import source as source_mod
 from transfer.catalog import Table
 from transfer.errors import BlockersFound, DataError, PlanError, TargetError, UsageError
-from transfer.model import ColumnPlan, Note, Plan, TablePlan
+from transfer.model import ColumnPlan, Note, Plan, TablePlan, selected
 from transfer.progress import Progress
 from transfer.progress import off as progress_off
 from transfer.settings import BATCH_ROWS, CHUNK_ROWS, STAGING_PREFIX
@@ -185,9 +185,7 @@ def _chosen(tables: list[Table], include: list[str], exclude: list[str]) -> list
         for g in globs:
             if not any(fnmatch.fnmatchcase(t.name, g) for t in tables):
                 raise UsageError(f"{flag} {g!r} matches no table.")
-    return [t for t in tables if (not include or any(fnmatch.fnmatchcase(t.name, g)
-                                                     for g in include))
-            and not any(fnmatch.fnmatchcase(t.name, g) for g in exclude)
+    return [t for t in tables if selected(t.name, include, exclude)
             and t.kind == "table" and not t.unreadable]
 
 

@@ -156,6 +156,13 @@ class ViewPlan:
     depends: list[str] = field(default_factory=list)  # SQLite tables and views it reads
 
 
+
+def selected(name: str, include: list[str], exclude: list[str]) -> bool:
+    """Whether ``--include``/``--exclude`` select table ``name`` (its SQLite name): it
+    matches an ``include`` glob (any name when none is given) and no ``exclude`` glob."""
+    return (not include or any(fnmatch.fnmatchcase(name, g) for g in include)) \
+        and not any(fnmatch.fnmatchcase(name, g) for g in exclude)
+
 @dataclass
 class Plan:
     format: int
@@ -195,12 +202,7 @@ class Plan:
                                      f"{names or 'none'}{' ...' if len(self.tables) > 12 else ''}"
                                      ".")
 
-        def keep(name: str) -> bool:
-            if include and not any(fnmatch.fnmatchcase(name, g) for g in include):
-                return False
-            return not any(fnmatch.fnmatchcase(name, g) for g in exclude)
-
-        left_out = {t.name for t in self.tables if not keep(t.name)}
+        left_out = {t.name for t in self.tables if not selected(t.name, include, exclude)}
         if not left_out:
             return self
         kept = {t.pg_name for t in self.tables if t.name not in left_out}

@@ -6,7 +6,6 @@ nothing."""
 
 from __future__ import annotations
 
-import fnmatch
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,6 +15,7 @@ from transfer import catalog as catalog_mod
 from transfer import source as source_mod
 from transfer import target
 from transfer.errors import TargetError
+from transfer.model import selected
 from transfer.plan import pg_identifier
 from transfer.target import Conn
 
@@ -36,10 +36,7 @@ def table_names(source: Path, include: list[str], exclude: list[str]) -> list[st
         tables = catalog_mod.read_catalog(conn).tables
     finally:
         conn.close()
-    names = [t.name for t in tables
-             if (not include or any(fnmatch.fnmatchcase(t.name, g) for g in include))
-             and not any(fnmatch.fnmatchcase(t.name, g) for g in exclude)]
-    return [pg_identifier(n) for n in names]
+    return [pg_identifier(t.name) for t in tables if selected(t.name, include, exclude)]
 
 
 def check_target(conn: Conn, schema: str, names: list[str], if_exists: str) -> Target:
