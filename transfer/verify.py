@@ -648,18 +648,12 @@ def fields_of(values: pa.Array, kind: str) -> pa.Array:
     return pc.fill_null(pc.binary_join_element_wise(lengths, values, ":"), "N")
 
 
-def _hash_sum(texts: pa.Array) -> int:
-    """The sum of the row hashes (the first 64 bits of each text's SHA-256, big-endian)
-    of ``texts``, not yet reduced modulo 2^64: as ``_digests`` and ``int.from_bytes``
-    would give, with one unpacking of all the hashes instead of one object per row."""
+def _hashes_of(texts: pa.Array) -> tuple[int, ...]:
+    """The first 64 bits of each text's SHA-256, as an unsigned big-endian integer (one
+    unpacking of them all, not an integer object made per row)."""
     sha256 = hashlib.sha256
     blob = b"".join([sha256(b).digest()[:8] for b in pc.cast(texts, pa.binary()).to_pylist()])
-    return sum(struct.unpack(f">{len(texts)}Q", blob))
-
-
-def _digests(texts: pa.Array) -> list[bytes]:
-    sha256 = hashlib.sha256
-    return [sha256(b).digest() for b in pc.cast(texts, pa.binary()).to_pylist()]
+    return struct.unpack(f">{len(texts)}Q", blob)
 
 
 # -- results --------------------------------------------------------------------------
@@ -740,26 +734,23 @@ class TableVerifier:
                           for i, (c, k) in enumerate(zip(self.t.columns, self.kinds,
                                                          strict=True))]
 
-    def _hashes(self, fields: list[pa.Array], buckets: bool) -> tuple[list[int], list[int]]:
-        """Row hashes (64-bit) and, if asked, bucket numbers of a batch's rows."""
-        rows = pc.binary_join_element_wise(*fields, "|")
-        row_d = _digests(rows)
-        hashes = [int.from_bytes(d[:8], "big") for d in row_d]
+    def _hashes(self, fields: list[pa.Array], buckets: bool
+                ) -> tuple[tuple[int, ...], list[int]]:
+        """Row hashes (64-bit) and, if asked, bucket numbers of a batch's rows (the first
+        32 bits of the key's SHA-256, as PostgreSQL's side takes them)."""
+        hashes = _hashes_of(pc.binary_join_element_wise(*fields, "|"))
         if not buckets:
             return hashes, []
-        key_d = _digests(pc.binary_join_element_wise(*[fields[i] for i in self.pk_idx], "|")
-                         ) if self.pk_idx else row_d
+        keys = _hashes_of(pc.binary_join_element_wise(*[fields[i] for i in self.pk_idx], "|")
+                          ) if self.pk_idx else hashes
         n = self.n_buckets
-        return hashes, [int.from_bytes(d[:4], "big") % n for d in key_d]
+        return hashes, [(k >> 32) % n for k in keys]
 
     def source_side(self, conn: Any, with_buckets: bool, where: str | None = None) -> _Side:
         rows, total = 0, 0
         buckets: dict[int, tuple[int, int]] = {}
         for batch, fields in self._source_batches(conn, where):
             rows += batch.num_rows
-            if not with_buckets:  # (the checksum alone: the common case, in bulk)
-                total += _hash_sum(pc.binary_join_element_wise(*fields, "|"))
-                continue
             hashes, numbers = self._hashes(fields, with_buckets)
             total += sum(hashes)
             for h, b in zip(hashes, numbers, strict=False):
