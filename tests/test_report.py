@@ -124,7 +124,7 @@ def test_progress_lines_off_a_terminal() -> None:
         now[0] = done / 100  # 100 rows a second
         p.update("copy", done, nbytes=done * 1024, current="users")
     p.update("verify", 5)  # (not the current phase: ignored)
-    p.item("copied users: 1,000 rows")
+    p.log("copied users: 1,000 rows")
     p.end("copy")
     lines = out.getvalue().splitlines()
     assert len(lines) == 3  # at 5 s, at 10 s, and the item
@@ -151,5 +151,5 @@ def test_progress_on_a_terminal_rewrites_one_line_and_clears_it() -> None:
     q.begin("copy", 10)
     q.update("copy", 5)
     q.log("STEP 4")
-    q.item("copied users: 5 rows")
+    q.log("copied users: 5 rows")
     assert quiet.getvalue() == ""

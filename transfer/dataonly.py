@@ -441,7 +441,7 @@ def _copy(source: Path, plan: DataPlan, dsn: str, staging: str, run_id: str,
                                              progress.last_rowid, True))
             pg.commit()
             stats[t.name] = (sent - sent_before, time.perf_counter() - start)
-            meter.item(f"        copied {t.name}: {progress.rows:,} rows, "
+            meter.log(f"        copied {t.name}: {progress.rows:,} rows, "
                        f"{stats[t.name][0] / 2**20:,.1f} MiB sent, {stats[t.name][1]:.2f} s")
     return copied
 

@@ -407,9 +407,10 @@ def _load(source: Path, plan: Plan, opts: RunOptions, log: Callable[[str], None]
             meter.end("copy")
             steps["copy"] = time.perf_counter() - start
         start = time.perf_counter()
+        statements = post.total
         log(f"STEP 5  post-data: keys, indexes, checks, identities, foreign keys, views "
-            f"({post.total} statements, {post.executed} done)")
-        meter.begin("post-data", post.total, "statements")
+            f"({statements} statements, {post.executed} done)")
+        meter.begin("post-data", statements, "statements")
         meter.update("post-data", post.executed)
         try:
             post.finish()

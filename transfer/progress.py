@@ -3,8 +3,8 @@ timestamped lines otherwise (a log file, CI).
 
 A phase counts units (rows, tables, statements) towards a known total; the line shows
 the count, the share done, the rate, the elapsed time and an estimate of what remains.
-``item`` lines (a table's final counts) and ``log`` lines are always printed, above the
-progress line, so that a log read afterwards has every final count.
+``log`` lines (each table's final counts among them) are printed above the progress
+line (unless --quiet), so that a log read afterwards has every final count.
 """
 
 from __future__ import annotations
@@ -108,11 +108,8 @@ class Progress:
 
     # -- lines ----------------------------------------------------------------------------
     def log(self, msg: str) -> None:
-        """A line of the run's log, above the progress line (timestamped off a terminal);
-        --quiet keeps none (the summary says it all)."""
-        self.item(msg)
-
-    def item(self, msg: str) -> None:
+        """A line of the run's log (a table's final counts too), above the progress line
+        (timestamped off a terminal); --quiet keeps none (the summary says it all)."""
         if self.silent or self.quiet:
             return
         with self.lock:
@@ -194,7 +191,7 @@ class CopyProgress:
     def then(self, ready: Callable[[str], None]) -> Callable[[TableResult], None]:
         """The copier's ``table_done``: say the table's counts, then ``ready``."""
         def done(r: TableResult) -> None:
-            self.meter.item(f"        copied {r.table}: {r.rows:,} rows, "
+            self.meter.log(f"        copied {r.table}: {r.rows:,} rows, "
                             f"{r.bytes / 2**20:,.1f} MiB sent, {r.seconds:.2f} s"
                             + (f", {r.rejected:,} rejected" if r.rejected else ""))
             ready(r.table)

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import json
 import shlex
+import textwrap
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -57,11 +59,14 @@ class RunReport:
     def rejected(self) -> int:
         return sum(r.rejected for r in self.result.tables)
 
+    @cached_property
+    def verdicts(self) -> dict[str, str]:
+        """Each verified table's status (none when not verified)."""
+        v = self.result.verified
+        return {t.table: t.status for t in v.tables} if v is not None else {}
+
     def verdict(self, table: str) -> str:
-        if self.result.verified is None:
-            return "-"
-        found = {v.table: v.status for v in self.result.verified.tables}
-        return found.get(table, "-")
+        return self.verdicts.get(table, "-")
 
     def objects(self) -> dict[str, int]:
         """Objects the run created in the target, by kind."""
@@ -173,14 +178,9 @@ def _cut(name: str, width: int) -> str:
 
 
 def _wrap(line: str, width: int = 100) -> list[str]:
-    out, cur = [], ""
-    for word in line.split(" "):
-        if cur and len(cur) + 1 + len(word) > width:
-            out.append(cur)
-            cur = "   " + word
-        else:
-            cur = f"{cur} {word}" if cur else word
-    return [*out, cur]
+    """``line`` within ``width`` columns, its continuation lines indented; no word cut."""
+    return textwrap.wrap(line, width, subsequent_indent="   ", break_long_words=False,
+                         break_on_hyphens=False)
 
 
 # -- the JSON report ------------------------------------------------------------------------
