@@ -91,6 +91,12 @@ def pg_dsn(pg_server: str) -> Iterator[str]:
         conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
+def schemas(dsn: str) -> set[str]:
+    """The schemas of the database ``dsn`` (a refused run must leave them as they were)."""
+    with psycopg.connect(dsn) as conn:
+        return {r[0] for r in conn.execute("SELECT nspname FROM pg_namespace").fetchall()}
+
+
 def build_db(path: Path, script: str) -> Path:
     conn = sqlite3.connect(path)
     conn.executescript(script)

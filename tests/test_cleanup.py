@@ -15,7 +15,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from conftest import build_db
+from conftest import build_db, schemas
 
 SMALL = """
 CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT NOT NULL);
@@ -51,11 +51,6 @@ def on_terminal(answer: str, *args: str) -> tuple[int, str]:
             out += chunk
     os.close(master)
     return proc.wait(timeout=60), out.decode().replace("\r\n", "\n")
-
-
-def schemas(dsn: str) -> set[str]:
-    with psycopg.connect(dsn) as conn:
-        return {r[0] for r in conn.execute("SELECT nspname FROM pg_namespace").fetchall()}
 
 
 def with_prefix(dsn: str, prefix: str) -> list[str]:

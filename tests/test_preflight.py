@@ -13,7 +13,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from conftest import build_db
+from conftest import build_db, schemas
 from psycopg import sql
 
 SMALL = """
@@ -40,11 +40,6 @@ def refused_before_reading(proc: subprocess.CompletedProcess[str], *words: str) 
     assert len(error) == 1, proc.stderr
     for w in words:
         assert w in error[0], error[0]
-
-
-def schemas(dsn: str) -> set[str]:
-    with psycopg.connect(dsn) as conn:
-        return {r[0] for r in conn.execute("SELECT nspname FROM pg_namespace").fetchall()}
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from pathlib import Path
 import psycopg
 import pytest
 from compare import compare_all
-from conftest import ROOT, build_db, edge_schemas
+from conftest import ROOT, build_db, edge_schemas, schemas
 from paused import kill_at
 from psycopg import sql
 
@@ -28,11 +28,6 @@ def tables_in(dsn: str, schema: str = "public") -> set[str]:
         rows = conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = %s",
                             (schema,)).fetchall()
     return {r[0] for r in rows}
-
-
-def schemas_in(dsn: str) -> set[str]:
-    with psycopg.connect(dsn) as conn:
-        return {r[0] for r in conn.execute("SELECT nspname FROM pg_namespace").fetchall()}
 
 
 def test_saas_every_cell_arrives(saas_db: Path, pg_dsn: str) -> None:
@@ -56,7 +51,7 @@ def test_saas_every_cell_arrives(saas_db: Path, pg_dsn: str) -> None:
         real = conn.execute("SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE "
                             "attrelid = 'subscriptions'::regclass AND attname = 'price'")
         assert real.fetchone() == ("double precision",)
-    assert "sqlite2pg_staging" not in " ".join(schemas_in(pg_dsn))
+    assert "sqlite2pg_staging" not in " ".join(schemas(pg_dsn))
 
 
 @pytest.mark.parametrize("schema", [p.stem for p in edge_schemas()])
@@ -102,7 +97,7 @@ def test_failure_leaves_the_target_untouched(tmp_path: Path, pg_dsn: str) -> Non
     with pytest.raises(DataError, match=r"table 'b', column 'n'"):
         pipeline.run(db, plan, pipeline.RunOptions(dsn=pg_dsn), quiet)
     assert tables_in(pg_dsn) == {"existing"}
-    assert not [s for s in schemas_in(pg_dsn) if s.startswith("sqlite2pg_")]
+    assert not [s for s in schemas(pg_dsn) if s.startswith("sqlite2pg_")]
 
 
 def test_blockers_stop_the_run(tmp_path: Path, pg_dsn: str) -> None:

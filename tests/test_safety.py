@@ -16,7 +16,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from conftest import build_db
+from conftest import build_db, schemas
 from paused import kill_at
 
 from transfer import target
@@ -48,11 +48,6 @@ def one_sentence(proc: subprocess.CompletedProcess[str], code: int, *words: str)
     for w in words:
         assert w in lines[0], lines[0]
     return lines[0]
-
-
-def schemas(dsn: str) -> set[str]:
-    with psycopg.connect(dsn) as conn:
-        return {r[0] for r in conn.execute("SELECT nspname FROM pg_namespace").fetchall()}
 
 
 @pytest.fixture
