@@ -15,7 +15,7 @@ from pathlib import Path
 import psycopg
 import pytest
 from conftest import saas_fixture
-from paused import start_paused
+from paused import kill_at, start_paused
 
 from transfer import runs, verify
 from transfer.plan import build_plan
@@ -156,3 +156,42 @@ def test_backup_keeps_the_snapshot_and_resume_reads_it(saas_db: Path, tmp_path: 
     assert fingerprint(pg_dsn)["api_logs"][0] == 8000  # the snapshot, not the changed file
     with sqlite3.connect(copy) as conn:
         assert conn.execute("SELECT count(*) FROM api_logs").fetchone() == (8000,)
+
+
+def test_a_view_postgresql_refused_is_reported_by_the_resumed_run(tmp_path: Path,
+                                                                   pg_dsn: str) -> None:
+    """PostgreSQL refuses one view (here an event trigger of the target's own refuses it);
+    the run goes on without it, is killed before its switch, and the resumed run, which
+    does not create views again, reports that view as not carried, as the first would
+    have."""
+    db = tmp_path / "views.db"
+    conn = sqlite3.connect(db)
+    conn.executescript("CREATE TABLE t (id INTEGER PRIMARY KEY, a TEXT);"
+                       "INSERT INTO t (a) VALUES ('x'), ('y');"
+                       "CREATE VIEW kept AS SELECT a FROM t;"
+                       "CREATE VIEW refused AS SELECT id FROM t;")
+    conn.commit()
+    conn.close()
+    with psycopg.connect(pg_dsn, autocommit=True) as pg:
+        pg.execute("""CREATE FUNCTION refuse_view() RETURNS event_trigger LANGUAGE plpgsql AS $$
+            BEGIN
+                IF EXISTS (SELECT 1 FROM pg_event_trigger_ddl_commands()
+                           WHERE object_identity LIKE '%.refused') THEN
+                    RAISE EXCEPTION 'views named refused are not allowed here';
+                END IF;
+            END $$""")
+        pg.execute("CREATE EVENT TRIGGER refuse_view ON ddl_command_end WHEN TAG IN "
+                   "('CREATE VIEW') EXECUTE FUNCTION refuse_view()")
+    kill_at("switch", "run", str(db), "--to", pg_dsn, "--no-verify")
+    report = tmp_path / "report.json"
+    resumed = sqlite2pg("run", str(db), "--to", pg_dsn, "--resume", "--report", str(report))
+    assert resumed.returncode == 0, resumed.stderr
+    objects = json.loads(report.read_text())["objects"]
+    assert objects["created"]["views"] == 1
+    refused = [n for n in objects["not_carried"] if n["table"] == "refused"]
+    assert len(refused) == 1 and "views named refused are not allowed here" in \
+        refused[0]["reason"], objects["not_carried"]
+    assert "view refused is not carried over" in resumed.stdout + resumed.stderr
+    with psycopg.connect(pg_dsn) as pg:
+        views = pg.execute("SELECT viewname FROM pg_views WHERE schemaname = 'public'").fetchall()
+    assert views == [("kept",)]

@@ -373,7 +373,7 @@ def _load(source: Path, plan: Plan, opts: RunOptions, log: Callable[[str], None]
     identity: dict[str, Any] | None = None
     meter = opts.progress or progress_mod.off()
     post = postdata.PostData(plan, opts.dsn, staging, opts.jobs, lambda m: log("        " + m),
-                             run_id=run_id, done=set(done),
+                             run_id=run_id, done=done,
                              on_statement=lambda n: meter.update("post-data", n))
     try:
         if not opts.schema_only:

@@ -57,14 +57,16 @@ class PostData:
 
     def __init__(self, plan: Plan, dsn: str, schema: str, jobs: int,
                  log: Callable[[str], None], run_id: str | None = None,
-                 done: set[str] | None = None,
+                 done: dict[str, state.TableProgress] | None = None,
                  on_statement: Callable[[int], None] | None = None) -> None:
         self.plan = plan
         self.on_statement = on_statement or (lambda _n: None)  # statements done so far
         self.executed = 0
         self.schema = schema
         self.run_id = run_id
-        self.done = done or set()
+        self.done = set(done or {})  # items of the run's progress
+        # views PostgreSQL refused in an earlier invocation of this run: key -> its reason
+        self.refused_before = {k: p.note for k, p in (done or {}).items() if p.note}
         self.log = log
         self.dsn = dsn
         self.skipped: list[Note] = []  # views PostgreSQL refused, not carried
@@ -108,18 +110,24 @@ class PostData:
     def view(self, st: ddl.Statement) -> None:
         """A view PostgreSQL still refuses (a type the translation could not foresee, a view
         it reads that was refused) is not carried, and said so; the run goes on."""
+        key = state.statement_key(st.sql)
         try:
             self.execute(st)
         except PostDataFailed:
-            key = state.statement_key(st.sql)
             reason = self.refused.get(key, "PostgreSQL refused it")
-            self.skipped.append(Note(st.name or "?", None, f"view is not carried over: "
-                                     f"PostgreSQL refused it ({reason})", kind="not carried"))
-            self.log(f"view {st.name} is not carried over: PostgreSQL refused it ({reason})")
+            self._not_carried(st, reason)
             if self.run_id is not None:
-                state.mark_done(self.sessions.get(), self.run_id, key)
+                state.mark_not_carried(self.sessions.get(), self.run_id, key, reason)
                 self.done.add(key)
             self._count()
+            return
+        if key in self.refused_before:  # (refused by an earlier invocation of this run)
+            self._not_carried(st, self.refused_before[key])
+
+    def _not_carried(self, st: ddl.Statement, reason: str) -> None:
+        self.skipped.append(Note(st.name or "?", None, f"view is not carried over: "
+                                 f"PostgreSQL refused it ({reason})", kind="not carried"))
+        self.log(f"view {st.name} is not carried over: PostgreSQL refused it ({reason})")
 
     def failure(self, st: ddl.Statement, e: psycopg.Error) -> TransferError:
         """A timeout or a lost connection as such; any other failure names the statement and

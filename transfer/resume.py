@@ -56,6 +56,8 @@ def continue_run(conn: Conn, r: state.Run, source: Path, opts: RunOptions,
                           "already copied may not match it; start a new run without --resume "
                           "('sqlite2pg clean' drops the old staging schema).")
     plan = model.stored_plan(r.plan, r.run_id)
+    with conn.transaction():  # (a run an earlier version started: its bookkeeping updated)
+        state.ensure(conn)
     apply_recorded(opts, r)
     if revise is not None:
         plan = model.revised(plan, revise())  # (selected with the run's own options)

@@ -63,6 +63,8 @@ DDL = (
     # the run's options that a resume keeps (--if-exists, verify, --on-error reject's dir)
     f"ALTER TABLE {SCHEMA}.runs ADD COLUMN IF NOT EXISTS options jsonb NOT NULL DEFAULT "
     "'{}'",
+    # why a post-data statement done was not carried (a view PostgreSQL refused)
+    f"ALTER TABLE {SCHEMA}.progress ADD COLUMN IF NOT EXISTS note text",
 )
 
 
@@ -91,6 +93,7 @@ class TableProgress:
     last_rowid: int | None = None
     done: bool = False
     last_key: str | None = None  # SQLite literal of the last row's tenant key (tenant order)
+    note: str | None = None  # a post-data statement not carried: PostgreSQL's reason
 
 
 def ensure(conn: Conn) -> None:
@@ -167,10 +170,20 @@ def mark_done(conn: Conn, run_id: str, item: str, rows: int = 0,
     conn.execute(progress_upsert(run_id, item, rows, last_rowid, done))
 
 
+def mark_not_carried(conn: Conn, run_id: str, item: str, reason: str) -> None:
+    """Post-data statement ``item`` is done without its object: PostgreSQL refused it for
+    ``reason`` (a resumed run reports it as this one would have)."""
+    with conn.transaction():
+        mark_done(conn, run_id, item)
+        conn.execute(f"UPDATE {SCHEMA}.progress SET note = %s WHERE run_id = %s AND item = %s",
+                     (reason, run_id, item))
+
+
 def progress(conn: Conn, run_id: str) -> dict[str, TableProgress]:
-    rows = conn.execute(f"SELECT item, rows, last_rowid, done, last_key FROM {SCHEMA}.progress "
-                        "WHERE run_id = %s", (run_id,)).fetchall()
-    return {str(r[0]): TableProgress(int(r[1]), r[2], bool(r[3]), r[4]) for r in rows}
+    # (a bookkeeping schema of an earlier version has no note column)
+    rows = conn.execute(f"SELECT item, rows, last_rowid, done, last_key, to_jsonb(p) ->> 'note' "
+                        f"FROM {SCHEMA}.progress AS p WHERE run_id = %s", (run_id,)).fetchall()
+    return {str(r[0]): TableProgress(int(r[1]), r[2], bool(r[3]), r[4], r[5]) for r in rows}
 
 
 def statement_key(statement_sql: str) -> str:
