@@ -161,3 +161,72 @@ def test_the_cutovers_write_lock_holds_while_snapshots_open_and_close(journal: s
     other = subprocess.run([sys.executable, "-c", attempt, str(db)], capture_output=True,
                            text=True, timeout=60)
     assert other.stdout.strip() == "granted"
+
+
+def log_rows(db: Path) -> tuple[int, int | None, int | None]:
+    with sqlite3.connect(db) as conn:
+        row = conn.execute("SELECT count(*), min(seq), max(seq) FROM sqlite2pg_changes"
+                           ).fetchone()
+    return int(row[0]), row[1], row[2]
+
+
+def touch_users(db: Path, first: int, n: int) -> None:
+    """The application updating ``n`` users (one change each)."""
+    with sqlite3.connect(db) as conn:
+        conn.executemany("UPDATE users SET full_name = full_name || '.' WHERE id = ?",
+                         [(i,) for i in range(first, first + n)])
+
+
+def test_the_change_log_is_trimmed_of_what_every_live_run_applied(
+        live_db: Path, pg_server: str, pg_dsn: str) -> None:
+    """Two live runs of one source, into two databases: the log keeps every change one of
+    them has not applied, and loses the rest (but its last row); a target behind what
+    the log holds is refused, naming why, never caught up with a hole."""
+    import secrets
+
+    from psycopg import sql
+
+    other = f"t_{secrets.token_hex(6)}"
+    with psycopg.connect(pg_server, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(other)))
+    info = psycopg.conninfo.conninfo_to_dict(pg_dsn)
+    info["dbname"] = other
+    second = psycopg.conninfo.make_conninfo("", **info)
+    try:
+        assert sqlite2pg("run", str(live_db), "--to", pg_dsn, "--live").returncode == 0
+        touch_users(live_db, 1, 30)
+        assert sqlite2pg("run", str(live_db), "--to", second, "--live").returncode == 0
+        touch_users(live_db, 31, 20)
+        held = log_rows(live_db)
+        assert held[:2] == (held[2], 1) and held[2] >= 50
+        assert position(pg_dsn) == 0 and 30 <= position(second) < held[2]
+        synced = sqlite2pg("sync", str(live_db), "--to", second)
+        assert synced.returncode == 0, synced.stderr
+        assert log_rows(live_db) == held  # the first run has applied none of them
+        synced = sqlite2pg("sync", str(live_db), "--to", pg_dsn)
+        assert synced.returncode == 0, synced.stderr
+        last = held[2]
+        assert log_rows(live_db) == (1, last, last)  # every run applied them: all but the last
+        touch_users(live_db, 1, 10)
+        for dsn in (pg_dsn, second):
+            assert sqlite2pg("sync", str(live_db), "--to", dsn).returncode == 0
+            assert sqlite2pg("verify", str(live_db), "--to", dsn).returncode == 0
+        last = position(pg_dsn)
+        assert last > held[2] and log_rows(live_db) == (1, last, last)
+        with psycopg.connect(second) as conn:  # as if restored from an older backup
+            conn.execute("UPDATE sqlite2pg.progress SET rows = %s WHERE item = 'capture'",
+                         (last - 5,))
+        touch_users(live_db, 1, 5)
+        behind = sqlite2pg("sync", str(live_db), "--to", second)
+        assert behind.returncode != 0
+        assert f"no longer holds the changes after {last - 5}" in behind.stderr, behind.stderr
+        assert "Traceback" not in behind.stderr
+        stopped = sqlite2pg("capture", "stop", str(live_db))
+        assert stopped.returncode == 0, stopped.stderr
+        with sqlite3.connect(live_db) as conn:
+            left = conn.execute("SELECT count(*) FROM sqlite_master WHERE name LIKE "
+                                "'sqlite2pg%'").fetchone()
+        assert left == (0,)
+    finally:
+        with psycopg.connect(pg_server, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(other)))

@@ -7,6 +7,13 @@ changed (its primary key before and after, as SQLite literals) and a monotonic s
 the row itself: the catch-up reads the row from the source when it applies the change, so
 the application's writes stay cheap. ``stop`` removes every object ``start`` made.
 
+The log is trimmed as the changes are applied (``trim``): each live run records in the
+source how far its target holds the log (``sqlite2pg_readers``), and the rows every run has
+applied are deleted, in short write transactions, but for the last (whose sequence the
+next change follows). A run whose target is behind what the log still holds (another run
+of the same source trimmed it, or the target was restored from an older backup) is refused
+(``check_held``), never given a log with a hole in it.
+
 A table can be followed when it has a primary key (the row is found again in PostgreSQL by
 it); a virtual table (no triggers) or a table without a key cannot, and is said so.
 """
@@ -23,12 +30,14 @@ from pathlib import Path
 
 from transfer import source as source_mod
 from transfer import sqltext
-from transfer.catalog import Table, read_catalog
+from transfer.catalog import CAPTURE_LOG, CAPTURE_READERS, Table, read_catalog
 from transfer.errors import BlockersFound, SourceError
 from transfer.model import selected
 from transfer.sqltext import quote_ident
 
-LOG = "sqlite2pg_changes"
+LOG = CAPTURE_LOG
+READERS = CAPTURE_READERS  # each live run's position: the changes its target holds
+TRIM_ROWS = 10_000  # log rows deleted per write transaction (the application waits so long)
 TRIGGERS = "sqlite2pg_capture_"  # name prefix of the triggers
 OPERATIONS = {"insert": "INSERT", "update": "UPDATE", "delete": "DELETE"}
 
@@ -57,8 +66,6 @@ def followable(tables: list[Table]) -> tuple[list[Followed], list[tuple[str, str
     yes: list[Followed] = []
     no: list[tuple[str, str]] = []
     for t in tables:
-        if t.name == LOG:
-            continue
         if t.kind == "virtual":
             no.append((t.name, "a virtual table has no triggers"))
         elif not t.pk:
@@ -110,6 +117,8 @@ def start(path: Path) -> tuple[list[Followed], list[tuple[str, str]]]:
         conn.execute(f"CREATE TABLE IF NOT EXISTS {LOG} (seq INTEGER PRIMARY KEY AUTOINCREMENT, "
                      "tbl TEXT NOT NULL, old_key TEXT, new_key TEXT, "
                      "at INTEGER NOT NULL DEFAULT (CAST(strftime('%s', 'now') AS INTEGER)))")
+        conn.execute(f"CREATE TABLE IF NOT EXISTS {READERS} (run_id TEXT PRIMARY KEY, "
+                     "position INTEGER NOT NULL)")
         for f in tables:
             for _name, statement in trigger_sql(f):
                 conn.execute(statement.replace("CREATE TRIGGER", "CREATE TRIGGER IF NOT EXISTS",
@@ -136,6 +145,7 @@ def stop(path: Path) -> int:
         for name in names:
             conn.execute(f"DROP TRIGGER {quote_ident(name)}")
         conn.execute(f"DROP TABLE IF EXISTS {LOG}")
+        conn.execute(f"DROP TABLE IF EXISTS {READERS}")
         if conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'sqlite_sequence'").fetchone():
             conn.execute("DELETE FROM sqlite_sequence WHERE name = ?", (LOG,))
         conn.execute("COMMIT")
@@ -146,6 +156,70 @@ def stop(path: Path) -> int:
     finally:
         conn.close()
     return len(names)
+
+
+def register(path: Path, run_id: str, position: int) -> int | None:
+    """Record that run ``run_id``'s target holds the log up to ``position`` (so that no
+    other run trims what it has not applied); the lowest position of all runs. None, and
+    nothing written, when the capture was started by a version that kept no positions (a
+    table made now would change the schema the live runs follow): its log is not trimmed."""
+    conn = _writer(path)
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        if not conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
+                            (READERS,)).fetchone():
+            conn.execute("ROLLBACK")
+            return None
+        conn.execute(f"INSERT INTO {READERS} (run_id, position) VALUES (?, ?) ON CONFLICT "
+                     "(run_id) DO UPDATE SET position = excluded.position", (run_id, position))
+        lowest = int(conn.execute(f"SELECT min(position) FROM {READERS}").fetchone()[0])
+        conn.execute("COMMIT")
+        return lowest
+    except sqlite3.Error as e:
+        with contextlib.suppress(sqlite3.Error):
+            conn.execute("ROLLBACK")
+        raise SourceError(f"cannot record the live run's position in {path} ({e}); the file "
+                          "must be writable by this user, and no writer may hold it for "
+                          "long.") from None
+    finally:
+        conn.close()
+
+
+def trim(path: Path, run_id: str, position: int) -> int:
+    """``register``, then delete the changes every live run of ``path`` has applied (all
+    but the log's last row), ``TRIM_ROWS`` per write transaction; how many were deleted."""
+    lowest = register(path, run_id, position)
+    if lowest is None:
+        return 0
+    conn = _writer(path)
+    deleted = 0
+    try:
+        while True:
+            conn.execute("BEGIN IMMEDIATE")
+            n = conn.execute(f"DELETE FROM {LOG} WHERE seq IN (SELECT seq FROM {LOG} WHERE "
+                             f"seq <= ? AND seq < (SELECT max(seq) FROM {LOG}) ORDER BY seq "
+                             "LIMIT ?)", (lowest, TRIM_ROWS)).rowcount
+            conn.execute("COMMIT")
+            deleted += n
+            if n < TRIM_ROWS:
+                return deleted
+    except sqlite3.Error as e:
+        with contextlib.suppress(sqlite3.Error):
+            conn.execute("ROLLBACK")
+        raise SourceError(f"cannot trim the change log in {path} ({e}); the file must be "
+                          "writable by this user, and no writer may hold it for long.") from None
+    finally:
+        conn.close()
+
+
+def check_held(first: int | None, position: int) -> None:
+    """Refuse a target at ``position`` when the log's ``first`` change held is later than
+    the next one it needs: the changes between were trimmed."""
+    if first is not None and first > position + 1:
+        raise SourceError(f"the change log no longer holds the changes after {position}, "
+                          f"which the target needs (it begins at {first}: another live run "
+                          "of this source applied and trimmed them, or the target was "
+                          "restored from an older backup); start a new live run.")
 
 
 def installed(conn: sqlite3.Connection) -> bool:

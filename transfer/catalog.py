@@ -13,6 +13,11 @@ from dataclasses import dataclass, field
 from transfer import sqltext
 
 # Names SQLite uses for its own tables; never migrated as data.
+# The live cutover's own tables in the source (transfer.capture), no part of the application.
+CAPTURE_LOG = "sqlite2pg_changes"
+CAPTURE_READERS = "sqlite2pg_readers"
+CAPTURE_TABLES = {CAPTURE_LOG: "sqlite2pg's change log (a live cutover's capture)",
+                  CAPTURE_READERS: "sqlite2pg's live runs' positions in the change log"}
 INTERNAL_TABLES = ("sqlite_sequence", "sqlite_stat1", "sqlite_stat2", "sqlite_stat3",
                    "sqlite_stat4")
 
@@ -159,8 +164,8 @@ def read_catalog(conn: sqlite3.Connection) -> Catalog:
             if name not in ("sqlite_sequence", "sqlite_schema", "sqlite_temp_schema"):
                 skipped.append((name, "SQLite internal table (query-planner statistics)"))
             continue
-        if name == "sqlite2pg_changes":
-            skipped.append((name, "sqlite2pg's change log (a live cutover's capture)"))
+        if name in CAPTURE_TABLES:
+            skipped.append((name, CAPTURE_TABLES[name]))
             continue
         if kind == "shadow":
             skipped.append((name, "shadow table of a virtual table; its content arrives "

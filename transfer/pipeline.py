@@ -105,6 +105,7 @@ class RunResult:
     refused: list[Note] = field(default_factory=list)  # views PostgreSQL refused at the run
     sizes: dict[str, int] = field(default_factory=dict)  # table -> bytes in PostgreSQL
     rejects_dir: Path | None = None  # --on-error reject: this run's reject files
+    capture_position: int | None = None  # --live: the last change the copy's snapshot holds
 
     @property
     def decisions(self) -> list[Note]:
@@ -198,6 +199,7 @@ def _run(lock: Conn, source: Path, make: Callable[[], Plan], plan: PlanSource,
          chosen: Plan | None, opts: RunOptions, log: Callable[[str], None],
          t0: float, planned: dict[str, float]) -> RunResult:
     again = resume_command(source, opts.dsn)  # (source: the file given, not its backup)
+    given = source
     with lock:
         try:
             found = resume.find(lock, source, opts) if opts.resume else None
@@ -257,6 +259,11 @@ def _run(lock: Conn, source: Path, make: Callable[[], Plan], plan: PlanSource,
     result.sizes = _sizes(opts, result.plan)
     if opts.verify and not opts.schema_only:
         _verify(source, chosen, opts, result, log)
+    if result.capture_position is not None and result.run_id is not None:
+        # The log is trimmed only of what this run's target holds too. (Written through
+        # Python's SQLite once the verify's snapshot is closed: closing this connection's
+        # file drops the locks the driver's library holds on it, see reader.write_lock.)
+        capture.register(given, result.run_id, result.capture_position)
     steps["total"] = time.perf_counter() - t0
     return result
 
@@ -371,6 +378,7 @@ def _load(source: Path, plan: Plan, opts: RunOptions, log: Callable[[str], None]
     results: list[copier.TableResult] = []
     held: Any = None
     identity: dict[str, Any] | None = None
+    capture_at = None
     meter = opts.progress or progress_mod.off()
     post = postdata.PostData(plan, opts.dsn, staging, opts.jobs, lambda m: log("        " + m),
                              run_id=run_id, done=done,
@@ -397,6 +405,7 @@ def _load(source: Path, plan: Plan, opts: RunOptions, log: Callable[[str], None]
             results += cp.run()
             held, identity = cp.snapshot, cp.identity
             if cp.capture_position is not None and opts.live:
+                capture_at = cp.capture_position
                 with target.connect(opts.dsn, autocommit=True) as conn:
                     state.mark_done(conn, run_id, "capture", rows=cp.capture_position)
             order = {t.name: i for i, t in enumerate(plan.tables)}
@@ -432,7 +441,7 @@ def _load(source: Path, plan: Plan, opts: RunOptions, log: Callable[[str], None]
         conn.commit()
     steps["switch"] = time.perf_counter() - start
     return RunResult(results, steps, backup, plan, run_id=run_id, snapshot=held,
-                     copy_identity=identity, refused=refused,
+                     copy_identity=identity, refused=refused, capture_position=capture_at,
                      rejects_dir=opts.reject_dir / run_id if opts.reject_dir else None)
 
 

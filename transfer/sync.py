@@ -38,6 +38,7 @@ from transfer.sqltext import quote_ident
 BATCH_CHANGES = 10_000  # changes applied per transaction
 KEYS_PER_READ = 500  # keys per read of the source (a row-value IN list)
 WINDOW_CHANGES = 200  # changes left for the cutover's window (the rest is done before it)
+TRIM_SECONDS = 5.0  # following, the log is trimmed of the changes applied this often
 
 
 @dataclass
@@ -236,10 +237,16 @@ def _snapshot(source: Path) -> Any:
 
 
 def _end(src: Any) -> int:
+    return int(_bounds(src)[1] or 0)
+
+
+def _bounds(src: Any) -> tuple[int | None, int | None]:
+    """The first and the last change the log holds (None: it is empty)."""
     cur = src.cursor()
     try:
-        cur.execute(f"SELECT coalesce(max(seq), 0) FROM {capture.LOG}")
-        return int(cur.fetchall()[0][0])
+        cur.execute(f"SELECT min(seq), max(seq) FROM {capture.LOG}")
+        first, last = cur.fetchall()[0]
+        return first, last
     finally:
         cur.close()
 
@@ -273,11 +280,16 @@ def catch_up(source: Path, dsn: str, schema: str | None, log: Callable[[str], No
     schema = live.run.target_schema
     with adbc_pg.connect(target.adbc_uri(dsn)) as pg:
         last_said = 0.0
+        trimmed = 0.0  # when the log was last trimmed (following: every TRIM_SECONDS)
         while True:
             _check_schema(source, live)
             with contextlib.closing(_snapshot(source)) as src:
+                capture.check_held(_bounds(src)[0], live.position)
                 applied = apply(src, pg, live, schema, None)
                 pending, oldest = _pending(src, live.position) if follow else (0, None)
+            if applied.changes and (not follow or time.monotonic() - trimmed >= TRIM_SECONDS):
+                capture.trim(source, live.run.run_id, live.position)
+                trimmed = time.monotonic()
             if applied.changes and not follow:
                 log(f"        applied {applied.changes} changes; the target holds the source "
                     f"up to change {live.position}")
