@@ -97,8 +97,12 @@ def _texts_matching(pattern: str, what: str) -> Callable[[pa.Array], pa.Array]:
 to_uuid_text = _texts_matching(
     r"^([0-9a-fA-F]{32}|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-"
     r"[0-9a-fA-F]{12})$", "a UUID")
-to_time_text = _texts_matching(
-    r"^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\.[0-9]{1,6})?)?$", "a time of day")
+_CLOCK = r"([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\.[0-9]{1,6})?)?"
+to_time_text = _texts_matching(f"^{_CLOCK}$", "a time of day")
+# Rails writes a time column as a time on the date 2000-01-01, which means nothing (any
+# other date is refused); PostgreSQL's time reads that text as its time of day.
+to_rails_time_text = _texts_matching(f"^(2000-01-01 )?{_CLOCK}$",
+                                     "a time of day (as Rails writes it, on 2000-01-01)")
 
 
 @_checked
@@ -342,6 +346,7 @@ CONVERTERS: dict[str, Callable[[pa.Array], pa.Array]] = {
     "epoch_ms_timestamptz": to_epoch_ms_timestamptz, "date": to_date, "jsonb": to_jsonb,
     "text_int64": text_to_int64, "text_int32": text_to_int32, "text_int16": text_to_int16,
     "text_float64": text_to_float64, "uuid_text": to_uuid_text, "time_text": to_time_text,
+    "rails_time_text": to_rails_time_text,
     "inet_text": to_inet_text, "numeric_text": to_numeric_text,
 }
 

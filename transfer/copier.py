@@ -53,7 +53,8 @@ WIRE_TYPES: dict[str, pa.DataType] = {
     "epoch_ms_timestamptz": pa.timestamp("us", tz="UTC"), "date": pa.date32(),
     "jsonb": pa.binary(), "text_int64": pa.int64(), "text_int32": pa.int32(),
     "text_int16": pa.int16(), "text_float64": pa.float64(), "uuid_text": pa.string(),
-    "time_text": pa.string(), "inet_text": pa.string(), "numeric_text": pa.string(),
+    "time_text": pa.string(), "rails_time_text": pa.string(), "inet_text": pa.string(),
+    "numeric_text": pa.string(),
 }
 SOURCE_CLASS = {"int64": "integer", "int32": "integer", "int16": "integer", "float64": "real",
                 "bytes": "blob", "epoch_timestamp": "integer", "epoch_timestamptz": "integer",

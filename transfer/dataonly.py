@@ -151,6 +151,7 @@ def plan_into(source: Path, dsn: str, schema: str = "public", include: list[str]
         conn.close()
     framework = rules.framework_of({t.name for t in cat.tables})
     unit = interval_unit or (framework.interval if framework else None)
+    day = framework.time_date if framework else None
     with target.connect(dsn, autocommit=True) as pg:
         try:
             found = read_target(pg, schema)
@@ -160,7 +161,7 @@ def plan_into(source: Path, dsn: str, schema: str = "public", include: list[str]
                         framework=framework.name if framework else None)
         chosen = _parents_first(_chosen(cat.tables, include or [], exclude or []))
         for t in chosen:
-            fit = _fit_table(t, found, schema, rules, unit, plan)
+            fit = _fit_table(t, found, schema, rules, unit, day, plan)
             if fit is not None:
                 count = pg.execute(sql.SQL("SELECT count(*) FROM {}").format(
                     sql.Identifier(schema, fit.target))).fetchone()
@@ -206,7 +207,8 @@ def _parents_first(tables: list[Table]) -> list[Table]:
 
 
 def _fit_table(t: Table, found: dict[str, dict[str, TargetColumn]], schema: str,
-               rules: targetconv.Rules, unit: str | None, plan: DataPlan) -> TableFit | None:
+               rules: targetconv.Rules, unit: str | None, day: str | None,
+               plan: DataPlan) -> TableFit | None:
     name = _match(t.name, list(found))
     if name is None:
         plan.blockers.append(Note(t.name, None, f"there is no table {t.name!r} in schema "
@@ -235,6 +237,8 @@ def _fit_table(t: Table, found: dict[str, dict[str, TargetColumn]], schema: str,
         spec = tc.target
         if rule.conversion == "interval":
             spec = targetconv.Target(spec.base, interval=unit)
+        elif rule.conversion == "time" and day:
+            spec = targetconv.Target(spec.base, time_date=day)
         fits.append(Fit(c.name, col, tc.type, rule.conversion, spec))
     loaded = {f.target for f in fits}
     for tc in columns.values():
@@ -501,11 +505,20 @@ def verify_plan(plan: DataPlan) -> Plan:
     for t in plan.tables:
         cols = [ColumnPlan(name=f.source, pg_name=f.target, declared="", pg_type=f.type,
                            reason="", select=quote_ident(f.source),
-                           convert=f"interval:{f.spec.interval}" if f.conversion == "interval"
-                           else f.conversion) for f in t.fits]
+                           convert=_convention(f)) for f in t.fits]
         tables.append(TablePlan(t.name, t.target, cols, t.rows, rowid=t.rowid,
                                 pk=[f.target for f in t.fits if f.source == t.label]))
     return Plan(3, {"path": plan.source}, tables, [], [], plan.warnings, [])
+
+
+def _convention(f: Fit) -> str:
+    """The conversion, with the framework's convention verify needs (a duration's unit,
+    the date a time of day is written on)."""
+    if f.conversion == "interval":
+        return f"interval:{f.spec.interval}"
+    if f.conversion == "time" and f.spec.time_date:
+        return f"time:{f.spec.time_date}"
+    return f.conversion
 
 
 def report_lines(plan: DataPlan) -> list[str]:

@@ -26,11 +26,11 @@ PLAN_FORMAT = 3
 CONVERSIONS = ("int64", "int32", "int16", "float64", "bool", "text", "bytes", "timestamp",
                "timestamptz", "epoch_timestamp", "epoch_timestamptz", "epoch_ms_timestamp",
                "epoch_ms_timestamptz", "date", "jsonb", "text_int64", "text_int32",
-               "text_int16", "text_float64", "uuid_text", "time_text", "inet_text",
-               "numeric_text")
+               "text_int16", "text_float64", "uuid_text", "time_text", "rails_time_text",
+               "inet_text", "numeric_text")
 # Conversions that load a column as text, changed to its type after the copy (the type reads
 # the text itself: uuid, inet, time, numeric without precision)
-LOADED_AS_TEXT = ("uuid_text", "time_text", "inet_text", "numeric_text")
+LOADED_AS_TEXT = ("uuid_text", "time_text", "rails_time_text", "inet_text", "numeric_text")
 ORDERS = ("tenant", "source")  # row orders of the copy (see Plan.ordered)
 
 

@@ -450,7 +450,7 @@ class Planner:
                 return "numeric", read_as("exact_text", q), "numeric_text", None
             if not params and only <= {"integer"}:
                 return "bigint", q, "int64", None
-        elif kind in ("uuid", "time", "inet") and preferred:
+        elif kind in ("uuid", "time", "rails_time", "inet") and preferred:
             if only <= {"text"} and (not only or cp.ok(f"{kind}_text")):
                 return preferred, q, f"{kind}_text", None
         elif kind == "text" and preferred:

@@ -274,6 +274,7 @@ def _integer_fits(cp: ColumnProfile, lo: int, hi: int) -> None:
 TEXT_TRIALS = {"timestamp": ["timestamp", "timestamptz"], "date": ["date"],
                "int_text": ["text_int64", "text_int32", "text_int16"],
                "real_text": ["text_float64"], "uuid": ["uuid_text"], "time": ["time_text"],
+               "rails_time": ["rails_time_text"],
                "inet": ["inet_text"],
                "boolean": ["bool"], "json": ["jsonb"]}
 

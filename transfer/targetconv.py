@@ -41,6 +41,7 @@ class Framework:
     name: str
     tables: tuple[str, ...]
     interval: str | None = None  # the unit of an integer (or datetime) duration
+    time_date: str | None = None  # the date it writes a time of day on (Rails: 2000-01-01)
 
 
 @dataclass(frozen=True)
@@ -64,7 +65,8 @@ def load_rules() -> Rules:
     unknown = [r.conversion for r in rules if r.conversion not in CONVERSIONS]
     if unknown:
         raise PlanError(f"type_maps/target.toml names unknown conversions {unknown}.")
-    return Rules(rules, tuple(Framework(f["name"], tuple(f["tables"]), f.get("interval"))
+    return Rules(rules, tuple(Framework(f["name"], tuple(f["tables"]), f.get("interval"),
+                                        f.get("time_date"))
                               for f in data.get("framework", [])))
 
 
@@ -83,7 +85,8 @@ def markdown_table(rules: Rules) -> str:
         lines.append(f"| {types} | {cell(r.accepts)} | {cell(r.reason)} |")
     frameworks = ", ".join(
         f"{f.name} ({' + '.join(f'`{t}`' for t in f.tables)}"
-        + (f"; durations stored as: {f.interval}" if f.interval else "") + ")"
+        + (f"; durations stored as: {f.interval}" if f.interval else "")
+        + (f"; times of day stored on the date {f.time_date}" if f.time_date else "") + ")"
         for f in rules.frameworks)
     return "\n".join([*lines, "", f"Frameworks told by their tables: {frameworks}."])
 
@@ -97,6 +100,7 @@ class Target:
     precision: tuple[int, int] | None = None  # numeric(p,s)
     labels: tuple[str, ...] = ()  # an enum's
     interval: str | None = None  # the unit of integer durations: microseconds, seconds, ...
+    time_date: str | None = None  # the date the framework writes a time of day on
     bits: int = 64  # smallint 16, integer 32, bigint 64
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -227,6 +231,8 @@ def _date(cls: str, v: str, t: Target) -> str:
 
 
 def _time(cls: str, v: str, t: Target) -> str:
+    if cls == "text" and t.time_date:
+        v = time_of_day(v, t.time_date)
     if cls != "text" or not re.fullmatch(timetext.CLOCK, v):
         raise Refused("not a time of day (hh:mm[:ss[.ffffff]])")
     h, m = int(v[:2]), int(v[3:5])
@@ -234,6 +240,12 @@ def _time(cls: str, v: str, t: Target) -> str:
     if h > 23 or m > 59 or s > 59:
         raise Refused("not a time of day")
     return v
+
+
+def time_of_day(v: str, day: str) -> str:
+    """A framework's time of day written as a time on its fixed ``day`` (Rails:
+    2000-01-01 09:30:15): the clock alone; any other text as it is."""
+    return v[len(day) + 1:] if v.startswith(day + " ") else v
 
 
 _UNITS = {"microseconds": 1, "milliseconds": 1000, "seconds": 1_000_000}

@@ -18,7 +18,7 @@ from transfer import pgtypes
 from transfer.errors import PlanError
 
 KINDS = ("boolean", "integer", "real", "numeric", "text", "timestamp", "date", "json", "blob",
-         "uuid", "time", "inet", "any")
+         "uuid", "time", "rails_time", "inet", "any")
 
 
 @dataclass(frozen=True)

@@ -535,7 +535,10 @@ def _per_value(col: ColumnPlan, kind: str) -> Callable[[str, str], str]:
         unit = col.convert.partition(":")[2]
         return lambda c, v: _interval_micros(c, v, unit)
     if kind == TIME:
-        return lambda c, v: _clock_micros(v) if c == "text" else UNEQUAL + v
+        # (the date a framework writes a time of day on: Rails', or the load's convention)
+        day = "2000-01-01" if col.convert == "rails_time_text" else \
+            col.convert.partition(":")[2]
+        return lambda c, v: _clock_micros(_off_day(v, day)) if c == "text" else UNEQUAL + v
     if kind == INET:
         return lambda c, v: _inet_text(v) if c == "text" else UNEQUAL + v
     if kind == MACADDR:
@@ -592,6 +595,14 @@ def _interval_micros(cls: str, v: str, unit: str) -> str:
         at = ts_micros(v)
         return at if not at.startswith(UNEQUAL) else UNEQUAL + v
     return UNEQUAL + v
+
+
+def _off_day(v: str, day: str) -> str:
+    """A time of day a framework writes on a fixed ``day`` (Rails: 2000-01-01 09:30:15),
+    as the clock alone."""
+    if day and v.startswith(day + " "):
+        return v[len(day) + 1:]
+    return v
 
 
 def _clock_micros(v: str) -> str:
