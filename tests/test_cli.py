@@ -48,6 +48,36 @@ def test_truncated_file(tmp_path: Path, saas_db: Path) -> None:
     assert_one_sentence(sqlite2pg("plan", str(f)), 2, "truncated")
 
 
+def test_a_wal_file_being_checkpointed_is_not_called_truncated(tmp_path: Path) -> None:
+    """A checkpoint writes page 1 (the new page count) before the pages that extend the
+    file: for a moment a WAL database looks truncated. Looked at again, it is whole; one
+    that stays short is truncated."""
+    import sqlite3
+    import threading
+    import time
+
+    from transfer import source
+    from transfer.errors import SourceError
+
+    db = tmp_path / "wal.db"
+    with sqlite3.connect(db) as conn:
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("CREATE TABLE t (x)")
+        conn.executemany("INSERT INTO t VALUES (?)", [("x" * 500,) for _ in range(100)])
+    sqlite3.connect(db).execute("PRAGMA wal_checkpoint(TRUNCATE)").close()
+    whole = db.read_bytes()
+    for name in ("mid-checkpoint.db", "cut.db"):
+        (tmp_path / name).write_bytes(whole[: len(whole) - 4096])
+    later = threading.Timer(0.1, lambda: (tmp_path / "mid-checkpoint.db").write_bytes(whole))
+    later.start()
+    start = time.monotonic()
+    source.check_file(tmp_path / "mid-checkpoint.db")
+    assert time.monotonic() - start >= 0.1
+    later.join()
+    with pytest.raises(SourceError, match="is truncated"):
+        source.check_file(tmp_path / "cut.db")
+
+
 def test_directory(tmp_path: Path) -> None:
     assert_one_sentence(sqlite2pg("plan", str(tmp_path)), 2, "directory")
 

@@ -6,6 +6,7 @@ import atexit
 import fcntl
 import os
 import sqlite3
+import time
 import urllib.parse
 from pathlib import Path
 
@@ -107,17 +108,32 @@ def check_file(path: Path) -> None:
             f"{path} is not a SQLite 3 database (its first bytes are not 'SQLite format 3'); "
             "check the path."
         )
+    for attempt in range(TRUNCATED_CHECKS):
+        size, promised = _sizes(path, header)
+        if size >= promised:
+            return
+        # In WAL mode a checkpoint writes page 1 (the new page count) before the pages that
+        # extend the file: a file being checkpointed looks truncated for a moment.
+        if header[18] != 2 or attempt == TRUNCATED_CHECKS - 1:
+            break
+        time.sleep(0.05 * (attempt + 1))
+        header = read_header(path)
+    raise SourceError(f"{path} is truncated ({size} bytes, the header promises {promised}); "
+                      "restore it from a complete copy.")
+
+
+TRUNCATED_CHECKS = 6  # (a WAL file is looked at again for about a second)
+
+
+def _sizes(path: Path, header: bytes) -> tuple[int, int]:
+    """(the file's size, the size its header promises; 0 when the header promises none).
+    The header's page count is valid when the "version-valid-for" number matches the
+    change counter (SQLite >= 3.7.0 writes both); a shorter file is truncated."""
     page_size = int.from_bytes(header[16:18], "big")
     page_size = 65536 if page_size == 1 else page_size
     page_count = int.from_bytes(header[28:32], "big")
-    size = path.stat().st_size
-    # The header's page count is valid when the "version-valid-for" number matches the
-    # change counter (SQLite >= 3.7.0 writes both); a shorter file is truncated.
-    if header[24:28] == header[92:96] and page_count and size < page_count * page_size:
-        raise SourceError(
-            f"{path} is truncated ({size} bytes, the header promises "
-            f"{page_count * page_size}); restore it from a complete copy."
-        )
+    valid = header[24:28] == header[92:96]
+    return path.stat().st_size, page_count * page_size if valid else 0
 
 
 def open_source(path: Path) -> sqlite3.Connection:
@@ -206,8 +222,6 @@ def backup(path: Path, directory: Path) -> Path:
     """A consistent copy of ``path`` in ``directory`` (``VACUUM INTO``: one snapshot, even
     while the application writes); the run then reads this copy, so it is exactly the
     snapshot that was migrated."""
-    import time
-
     try:
         directory.mkdir(parents=True, exist_ok=True)
     except OSError as e:
