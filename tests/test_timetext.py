@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from psycopg import sql
 
-from transfer import convert, pipeline, verify
+from transfer import canonical, convert, pipeline
 from transfer.plan import build_plan
 
 GRAMMAR = re.compile(r"(\d{4})-(\d\d)-(\d\d)(?:[ T](\d\d):(\d\d)(?::(\d\d)(?:\.(\d{1,6}))?)?"
@@ -98,12 +98,12 @@ def test_the_copy_and_verify_read_the_grammar_alike(text: str) -> None:
         naive = None
     if expected is None:
         assert utc is None and naive is None, text
-        assert verify.ts_micros(text).startswith(verify.UNEQUAL)
+        assert canonical.ts_micros(text).startswith(canonical.UNEQUAL)
         return
     value, zoned = expected
     assert utc == value, text
     assert naive == (None if zoned else value.replace(tzinfo=None)), text
-    assert verify.ts_micros(text) == str(micros(value))
+    assert canonical.ts_micros(text) == str(micros(value))
 
 
 @settings(max_examples=15, deadline=None, derandomize=True,

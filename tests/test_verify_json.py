@@ -8,10 +8,11 @@ import json
 
 import psycopg
 import pyarrow as pa
+import pyarrow.compute as pc
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from transfer import verify
+from transfer import canonical
 from transfer.model import ColumnPlan
 
 # keys of 1 to 4 bytes per character, several of one length, and JSON's punctuation
@@ -51,12 +52,12 @@ def _repeats_a_key(text: str) -> bool:
 @given(texts=st.lists(st.one_of(flat_objects(), st.none()), min_size=1, max_size=30))
 def test_flat_objects_print_as_jsonb_does(texts: list[str | None], pg_dsn: str) -> None:
     arr = pa.array(texts, pa.string())
-    taken = verify.pc.fill_null(verify.pc.match_substring_regex(arr, verify._FLAT_OBJECT),
+    taken = pc.fill_null(pc.match_substring_regex(arr, canonical._FLAT_OBJECT),
                                 False).to_pylist()
     # every generated text is a flat object the bulk path takes (-0 is never generated)
     assert taken == [t is not None for t in texts]
-    bulk = verify._flat_object_texts(verify.pc.filter(arr, taken)).to_pylist()
-    out = verify.jsonb_texts(arr).to_pylist()
+    bulk = canonical._flat_object_texts(pc.filter(arr, taken)).to_pylist()
+    out = canonical.jsonb_texts(arr).to_pylist()
     with psycopg.connect(pg_dsn) as conn:
         rows = conn.execute("SELECT t::jsonb::text FROM unnest(%s::text[]) WITH ORDINALITY "
                             "AS u(t, i) ORDER BY i", (texts,)).fetchall()
@@ -70,10 +71,10 @@ def test_flat_objects_print_as_jsonb_does(texts: list[str | None], pg_dsn: str) 
         if _repeats_a_key(text):
             # jsonb keeps one of the two: the source value is not what PostgreSQL holds
             assert one is None
-            assert got == verify.UNEQUAL + text == verify.jsonb_text(text)
+            assert got == canonical.UNEQUAL + text == canonical.jsonb_text(text)
             assert got != pg
         else:
-            assert one == got == pg == verify.jsonb_text(text), text
+            assert one == got == pg == canonical.jsonb_text(text), text
 
 
 def test_other_jsonb_texts_keep_their_per_value_text() -> None:
@@ -88,9 +89,9 @@ def test_other_jsonb_texts_keep_their_per_value_text() -> None:
                 ("text", '{"bb": 1, "a": true}'), ("text", "{}"), ("integer", "5"),
                 ("real", "1.5"), ("blob", "7B7D"), (None, None)]
     tagged = [None if c is None else f"{c}:{p}" for c, p in payloads]
-    expected = [None if c is None else verify.jsonb_text(p) if c == "text"
-                else verify.UNEQUAL + p for c, p in payloads]
-    got = verify.source_value_text(pa.array(tagged, pa.string()), col, verify.JSONB)
+    expected = [None if c is None else canonical.jsonb_text(p) if c == "text"
+                else canonical.UNEQUAL + p for c, p in payloads]
+    got = canonical.source_value_text(pa.array(tagged, pa.string()), col, canonical.JSONB)
     assert got.to_pylist() == expected
-    repeated = verify.source_value_text(pa.array(tagged * 5, pa.string()), col, verify.JSONB)
+    repeated = canonical.source_value_text(pa.array(tagged * 5, pa.string()), col, canonical.JSONB)
     assert repeated.to_pylist() == expected * 5

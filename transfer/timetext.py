@@ -12,7 +12,7 @@ an instant, stored in UTC, and must fall within the years 1 to 9999 there. Anyth
 is not a time here, and the column keeps its text: seven or more fraction digits
 (PostgreSQL would round them), 2024-02-30 or 24:00 (moved), year 0000, julian day numbers
 or epoch numbers written as text (guessed). ``verify`` implements the same grammar on its
-own (``transfer.verify.ts_micros``), on purpose.
+own (``transfer.canonical.ts_micros``), on purpose.
 
 Integers in a time column are epoch times only where their range says which unit they
 count (``epoch_unit``); anything else keeps its numbers.
