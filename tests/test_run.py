@@ -246,7 +246,7 @@ def test_tenant_order_groups_each_tenant_and_resumes_after_any_row(tmp_path: Pat
     """schemas/edge/tenant_order.sql: NULL, NOCASE and mixed-class tenant keys."""
     import contextlib
 
-    from transfer import copier, reader
+    from transfer import copyread, reader
     from transfer.state import TableProgress
 
     db = build_db(tmp_path / "t.db", (ROOT / "schemas" / "edge" / "tenant_order.sql").read_text())
@@ -256,7 +256,7 @@ def test_tenant_order_groups_each_tenant_and_resumes_after_any_row(tmp_path: Pat
 
     def read(t: object, after: TableProgress | None = None) -> list[tuple[str, int]]:
         with contextlib.closing(reader.connect(db)) as conn:
-            return [(k, r) for b in reader.batches(conn, copier.table_query(t, after), 4)
+            return [(k, r) for b in reader.batches(conn, copyread.table_query(t, after), 4)
                     for k, r in zip(b.column(b.num_columns - 2).to_pylist(),
                                     b.column(b.num_columns - 1).to_pylist(), strict=True)]
 
@@ -521,7 +521,7 @@ def test_reject_file_names_are_the_same_in_every_process() -> None:
     import subprocess
     import sys
 
-    code = "from transfer.copier import _safe_file_name as f; print(f('my table/ä'))"
+    code = "from transfer.copyread import _safe_file_name as f; print(f('my table/ä'))"
     names = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             env={**os.environ, "PYTHONHASHSEED": seed},
                             check=True).stdout for seed in ("1", "2")}

@@ -323,8 +323,8 @@ def test_verify_shares_no_code_with_the_copier() -> None:
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             check=True).stdout.split()
     assert "transfer.verify" in loaded
-    for other in ("transfer.copier", "transfer.convert", "transfer.profile", "transfer.plan",
-                  "transfer.pipeline"):
+    for other in ("transfer.copier", "transfer.copyread", "transfer.convert",
+                  "transfer.profile", "transfer.plan", "transfer.pipeline"):
         assert other not in loaded
 
 
@@ -372,12 +372,12 @@ def test_plan_file_storage_and_recorded_positions_are_checked(small_db: Path, tm
 
 
 def test_a_tampered_resume_position_is_refused() -> None:
-    from transfer import copier
+    from transfer import copyread
     from transfer.model import ColumnPlan, TablePlan
     from transfer.state import TableProgress
 
     t = TablePlan("t", "t", [ColumnPlan("k", "k", "TEXT", "text", "", '"k"', "text")], 1,
                   rowid="rowid", tenant_order="k")
-    assert "'a'" in copier.table_query(t, TableProgress(1, 5, last_key="'a'"))
+    assert "'a'" in copyread.table_query(t, TableProgress(1, 5, last_key="'a'"))
     with pytest.raises(TargetError, match="not an SQLite literal"):
-        copier.table_query(t, TableProgress(1, 5, last_key="1 OR 1=1"))
+        copyread.table_query(t, TableProgress(1, 5, last_key="1 OR 1=1"))

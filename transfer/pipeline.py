@@ -24,6 +24,7 @@ from psycopg import sql
 from transfer import (
     capture,
     copier,
+    copyread,
     dataonly,
     ddl,
     faults,
@@ -396,7 +397,7 @@ def _load(source: Path, plan: Plan, opts: RunOptions, log: Callable[[str], None]
                                table_done=copy.then(post.table_ready),
                                profiled_snapshot=None if plan.source.get("sampled", True)
                                else plan.source.get("snapshot"),
-                               rejects=copier.RejectLog(opts.reject_dir / run_id)
+                               rejects=copyread.RejectLog(opts.reject_dir / run_id)
                                if opts.reject_dir else None,
                                keep_snapshot=opts.verify, jobs=copy_streams(opts.jobs))
             results = [copier.TableResult(t.name, resume[t.name].rows) for t in cp.skipped]
@@ -412,7 +413,7 @@ def _load(source: Path, plan: Plan, opts: RunOptions, log: Callable[[str], None]
             results.sort(key=lambda r: order[r.table])
             if opts.reject_dir is not None:  # (a resumed run's too: those of every invocation)
                 for r in results:
-                    r.rejected = copier.RejectLog.rows_in(opts.reject_dir / run_id, r.table)
+                    r.rejected = copyread.RejectLog.rows_in(opts.reject_dir / run_id, r.table)
             meter.end("copy")
             steps["copy"] = time.perf_counter() - start
         start = time.perf_counter()

@@ -30,7 +30,7 @@ import adbc_driver_postgresql.dbapi as adbc_pg
 import pyarrow as pa
 from psycopg import sql
 
-from transfer import capture, convert, copier, faults, model, reader, state, target, verify
+from transfer import capture, convert, copyread, faults, model, reader, state, target, verify
 from transfer.errors import SourceError, TargetError
 from transfer.model import Plan, TablePlan
 from transfer.sqltext import quote_ident
@@ -172,7 +172,7 @@ def _upsert(src: Any, cur: Any, t: TablePlan, schema: str, keys: dict[str, list[
         chunk = items[k:k + KEYS_PER_READ]
         where = _in_list(columns, [lits for _text, lits in chunk])
         batches = []
-        for out, extra in copier.rows_where(src, t, where, [(_key_text(columns), "text")]):
+        for out, extra in copyread.rows_where(src, t, where, [(_key_text(columns), "text")]):
             present.update(extra.column(0).to_pylist())
             batches.append(out)
             if collect:
@@ -185,7 +185,7 @@ def _upsert(src: Any, cur: Any, t: TablePlan, schema: str, keys: dict[str, list[
             cur.execute(sql.SQL("CREATE TEMP TABLE {} AS SELECT {} FROM {} WITH NO DATA")
                         .format(sql.Identifier(tmp), cols, sql.Identifier(schema, t.pg_name))
                         .as_string(None))
-            cur.adbc_ingest(tmp, pa.RecordBatchReader.from_batches(copier.wire_schema(t),
+            cur.adbc_ingest(tmp, pa.RecordBatchReader.from_batches(copyread.wire_schema(t),
                                                                    batches),
                             mode="append", temporary=True)
             cur.execute(sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {} ON CONFLICT ({}) {}")
@@ -202,10 +202,10 @@ def _delete(src: Any, cur: Any, t: TablePlan, schema: str, gone: list[list[str]]
     columns = _key_columns(t)
     plans = [t.column(c) for c in columns]
     names = ", ".join(quote_ident(c) for c in columns)
-    schema_arrow = pa.schema([pa.field(p.pg_name, copier.wire_type(p.convert)) for p in plans])
+    schema_arrow = pa.schema([pa.field(p.pg_name, copyread.wire_type(p.convert)) for p in plans])
     for k in range(0, len(gone), KEYS_PER_READ):
         values = ", ".join("(" + ", ".join(lits) + ")" for lits in gone[k:k + KEYS_PER_READ])
-        query = reader.typed_query("sqlite2pg_gone", [(p.select, copier.source_class(p))
+        query = reader.typed_query("sqlite2pg_gone", [(p.select, copyread.source_class(p))
                                                       for p in plans],
                                    ctes=f"sqlite2pg_gone({names}) AS (VALUES {values})")
         batches = []
