@@ -21,15 +21,13 @@ from psycopg import sql
 
 from transfer.catalog import affinity
 from transfer.sqlexpr import (
-    ColumnInfo,
     NotPortable,
-    TableInfo,
-    ascii_fold,
     translate_check,
     translate_predicate,
     translate_value,
     translate_view,
 )
+from transfer.sqlvalue import ColumnInfo, TableInfo, ascii_fold
 
 # column name -> (SQLite declaration, PostgreSQL type as the plan chooses it)
 COLUMNS = {

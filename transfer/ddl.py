@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 
 from psycopg import sql
 
-from transfer import pgtypes, sqlexpr, translate
+from transfer import pgtypes, sqlexpr, sqlvalue, translate
 from transfer.catalog import affinity
 from transfer.errors import PlanError
 from transfer.model import (
@@ -55,10 +55,10 @@ class Statement:
 
 
 # -- expressions, translated from the plan's SQLite text -------------------------------
-def table_info(t: TablePlan) -> sqlexpr.TableInfo:
+def table_info(t: TablePlan) -> sqlvalue.TableInfo:
     """What the translator knows of a table's columns: PostgreSQL names and types, SQLite
     affinity and collation, and the storage classes the data holds."""
-    return sqlexpr.TableInfo(t.pg_name, {c.name.lower(): sqlexpr.ColumnInfo(
+    return sqlvalue.TableInfo(t.pg_name, {c.name.lower(): sqlvalue.ColumnInfo(
         c.pg_name, c.pg_type, affinity(c.declared), c.collation,
         frozenset(k for k, n in c.storage.items() if n and k != "null")) for c in t.columns})
 
@@ -111,8 +111,8 @@ def index_term(t: TablePlan, ix: IndexPlan, term: TermPlan) -> str:
         if base == "citext" and term.collation == "NOCASE" and not ix.unique:
             pass  # (citext compares ignoring case itself: the index serves its equality)
         elif texty and term.collation == "NOCASE":
-            col = sqlexpr.ascii_fold(sql.SQL("{}::text").format(col) if base == "citext"
-                                     else col)
+            col = sqlvalue.ascii_fold(sql.SQL("{}::text").format(col) if base == "citext"
+                                      else col)
         elif texty and term.collation == "RTRIM":
             col = sql.SQL("rtrim({}, ' ')").format(
                 sql.SQL("{}::text").format(col) if base == "citext" else col)

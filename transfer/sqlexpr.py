@@ -4,7 +4,8 @@ CHECK constraints, index expressions, partial-index predicates and (with ``trans
 view bodies are parsed with SQLite's grammar and operator precedence (``transfer.sqlparse``),
 typed, and rendered from ``psycopg.sql`` pieces only: names as ``sql.Identifier``, every
 value as ``sql.Literal``, keywords, operators and function names from this module's own
-tables. Source text is never pasted into the output.
+tables. Source text is never pasted into the output. The typed operands and the rules they
+share are ``transfer.sqlvalue``'s.
 
 The rule: an expression is carried only when equivalent on the data, that is when PostgreSQL
 gives the same result as SQLite for every value the columns can hold, given each column's
@@ -25,226 +26,37 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from decimal import Decimal
-from typing import Any
 
 from psycopg import sql
 
 from transfer.sqlparse import Node, Parser, sqlite_value
 from transfer.sqlparse import NotPortable as NotPortable  # (the translators' refusal)
-
-
-@dataclass(frozen=True)
-class ColumnInfo:
-    pg_name: str  # the PostgreSQL column name
-    pg_type: str  # PostgreSQL type as the plan chose it: 'bigint', 'numeric(10,2)', 'text', ...
-    affinity: str  # SQLite affinity: 'INTEGER','TEXT','BLOB','REAL','NUMERIC' ('NONE': a view's)
-    collation: str | None = None  # SQLite collation: 'NOCASE', 'RTRIM' or None (BINARY)
-    classes: frozenset[str] = frozenset()  # storage classes the data holds ('integer', ...)
-
-
-@dataclass(frozen=True)
-class TableInfo:
-    pg_name: str
-    columns: dict[str, ColumnInfo]  # key: SQLite column name lower-cased; in column order
-
-
-_UPPER = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-_LOWER = _UPPER.lower()
-_FOLD = str.maketrans(_UPPER, _LOWER)
-
-
-def ascii_fold(pg_sql: sql.Composable) -> sql.Composable:
-    """SQLite's NOCASE and lower() folding (ASCII letters only): exact, and IMMUTABLE."""
-    return sql.SQL("translate({}, {}, {})").format(pg_sql, sql.Literal(_UPPER),
-                                                    sql.Literal(_LOWER))
-
-
-def _rtrim(pg_sql: sql.Composable) -> sql.Composable:
-    return sql.SQL("rtrim({}, ' ')").format(pg_sql)
-
-
-NUMERIC_AFFINITIES = frozenset({"INTEGER", "REAL", "NUMERIC"})
-NUMBERS = frozenset({"int", "real", "num"})
-TRUTHS = frozenset({"bool", "pred"})  # PostgreSQL boolean; SQLite 0/1
-COLLATIONS = frozenset({"BINARY", "NOCASE", "RTRIM"})
-EXACT = 2**53  # integers up to this magnitude are exact in double precision
-C = sql.SQL(' COLLATE "C"')
-NULL_BOOL = sql.SQL("NULL::boolean")
-# PostgreSQL type -> (kind, the storage classes it holds as SQLite compares them)
-_TYPE_KINDS: dict[str, tuple[str, frozenset[str]]] = {
-    **dict.fromkeys(("bigint", "integer", "smallint"), ("int", frozenset({"integer"}))),
-    "double precision": ("real", frozenset({"integer", "real"})),
-    "numeric": ("num", frozenset({"integer", "real"})),
-    **dict.fromkeys(("text", "varchar", "character varying", "citext"),
-                    ("text", frozenset({"text"}))),
-    "boolean": ("bool", frozenset({"integer"})),
-    "bytea": ("blob", frozenset({"blob"})),
-}
-_NATURAL = {"int": {"integer"}, "real": {"real"}, "num": {"integer"}, "text": {"text"},
-            "bool": {"integer"}, "pred": {"integer"}, "blob": {"blob"}}
-PG_TYPES = {"int": "bigint", "real": "double precision", "num": "numeric", "text": "text",
-            "blob": "bytea", "bool": "boolean", "pred": "integer", "null": "text"}
-
-
-@dataclass(frozen=True)
-class Val:
-    """A typed operand: its PostgreSQL rendering and what SQLite knows about it."""
-
-    pg: sql.Composable
-    kind: str  # int real num text blob bool pred null other
-    classes: frozenset[str] = frozenset()  # SQLite storage classes the value may have
-    aff: str | None = None  # SQLite affinity: columns and CAST only
-    coll: str | None = None  # SQLite collation: a column's, or COLLATE's (explicit)
-    explicit: bool = False
-    lit: bool = False  # a constant; ``value`` holds it as SQLite has it
-    value: Any = None
-    why: str = ""  # kind 'other': why it cannot be compared or computed with
-    big: bool = False  # an integer that may pass 2^53
-    pg_type: str = ""
-    desc: str = ""  # the source text, for messages
-    refs: frozenset[str] = frozenset()  # column references outside aggregates (rendered)
-    agg: bool = False  # holds an aggregate
-    name: str = ""  # a column reference: the column's name
-
-
-def _type_parts(pg_type: str) -> tuple[str, tuple[int, ...]]:
-    m = re.fullmatch(r"\s*([a-z ]+?)\s*(?:\(([\d,\s]+)\))?\s*", pg_type.lower())
-    if not m:
-        return pg_type.lower(), ()
-    return m.group(1), tuple(int(p) for p in (m.group(2) or "").split(",") if p.strip())
-
-
-def column_val(ci: ColumnInfo, ref: sql.Composable, desc: str = "") -> Val:
-    """A column reference, typed from its plan and its data."""
-    base, params = _type_parts(ci.pg_type)
-    kind, allowed = _TYPE_KINDS.get(base, ("other", frozenset()))
-    classes = ci.classes or frozenset(_NATURAL.get(kind, ()))
-    coll = (ci.collation or "BINARY").upper()
-    if coll not in COLLATIONS:
-        raise NotPortable(f"collation {ci.collation} has no PostgreSQL equivalent here")
-    why = ""
-    digits = params[0] - (params[1] if len(params) > 1 else 0) if params else 99
-    if kind == "other" or not classes <= allowed:
-        kind, why = "other", (f"column {ci.pg_name} is {ci.pg_type} in PostgreSQL but "
-                              f"{'/'.join(sorted(classes)) or 'text'} in SQLite, which compares "
-                              "and computes it as such")
-    elif kind == "num" and "real" in classes and not (params and params[0] <= 15):
-        kind, why = "other", (f"column {ci.pg_name} holds reals carried as {ci.pg_type}, "
-                              "not the doubles SQLite computes with")
-    aff = ci.affinity.upper()
-    pg = sql.SQL("({})::text").format(ref) if base == "citext" else ref  # citext: no folding
-    return Val(pg, kind, frozenset(classes), aff=None if aff in ("", "NONE") else aff,
-               coll=coll, why=why, big=base == "bigint" or (kind == "num" and digits > 15),
-               pg_type="text" if base == "citext" else ci.pg_type, desc=desc or ci.pg_name,
-               name=ci.pg_name, refs=frozenset({pg.as_string(None)}))
-
-
-def literal(value: Any, desc: str = "") -> Val:
-    desc = desc or repr(value)
-    if value is None:
-        return Val(sql.SQL("NULL"), "null", lit=True, desc=desc)
-    if isinstance(value, bool | int):
-        v = int(value)
-        return Val(sql.Literal(v), "int", frozenset({"integer"}), lit=True, value=v,
-                   big=abs(v) > EXACT, pg_type="integer" if abs(v) < 2**31 else "bigint",
-                   desc=desc)
-    if isinstance(value, float):
-        return Val(sql.SQL("({})::double precision").format(sql.Literal(value)), "real",
-                   frozenset({"real"}), lit=True, value=value, pg_type="double precision",
-                   desc=desc)
-    if isinstance(value, str):
-        if "\x00" in value:
-            raise NotPortable("a text with a NUL character, which PostgreSQL text cannot hold")
-        return Val(sql.Literal(value), "text", frozenset({"text"}), lit=True, value=value,
-                   pg_type="text", desc=desc)
-    return Val(sql.Literal(bytes(value)), "blob", frozenset({"blob"}), lit=True,
-               value=bytes(value), pg_type="bytea", desc=desc)
-
-
-def _derived(pg: sql.Composable, kind: str, parts: Sequence[Val],
-             classes: set[str] | frozenset[str] | None = None, pg_type: str = "",
-             big: bool = False) -> Val:
-    """A computed value: an explicit COLLATE of an operand carries over (SQLite's rule).
-    An integer's PostgreSQL type is bigint only when known to be (else it is widened)."""
-    explicit = next((p for p in parts if p.explicit), None)
-    if kind == "null":
-        pg = sql.SQL("NULL")  # PostgreSQL would type a NULL-only CASE as text
-    if not pg_type and kind == "int":
-        pg_type = "bigint" if any(_type_parts(p.pg_type)[0] == "bigint" for p in parts
-                                  if p.kind == "int") else "integer"
-    return Val(pg, kind, frozenset(_NATURAL.get(kind, ()) if classes is None else classes),
-               coll=explicit.coll if explicit else None, explicit=explicit is not None,
-               refs=frozenset().union(*(p.refs for p in parts)), agg=any(p.agg for p in parts),
-               pg_type=pg_type or PG_TYPES.get(kind, ""),
-               big=big or any(p.big for p in parts if p.kind in NUMBERS))
-
-
-def _family(v: Val) -> str:
-    if v.kind == "other":
-        raise NotPortable(v.why)
-    return "number" if v.kind in NUMBERS | TRUTHS else v.kind
-
-
-def _collation(a: Val, b: Val) -> str:
-    """SQLite's collation of a comparison: explicit first, then a column's, left first."""
-    for v in (a, b):
-        if v.explicit and v.coll:
-            return v.coll
-    return next((v.coll for v in (a, b) if v.coll), "BINARY")
-
-
-def collated(v: Val, coll: str | None = None) -> sql.Composable:
-    """The text ``v`` as its collation compares it (bytewise with ``COLLATE "C"``)."""
-    coll = coll or v.coll or "BINARY"
-    if v.lit and isinstance(v.value, str):
-        text = v.value.translate(_FOLD) if coll == "NOCASE" else v.value
-        return sql.Literal(text.rstrip(" ") if coll == "RTRIM" else text)
-    return ascii_fold(v.pg) if coll == "NOCASE" else _rtrim(v.pg) if coll == "RTRIM" else v.pg
-
-
-def as_bool(v: Val) -> sql.Composable:
-    """``v`` where PostgreSQL needs a boolean: SQLite's truth is a non-zero number."""
-    if v.kind in TRUTHS:
-        return v.pg
-    if v.kind == "null":
-        return NULL_BOOL
-    if v.kind in NUMBERS:
-        return sql.SQL("({} <> 0)").format(v.pg)
-    raise NotPortable(v.why or f"{v.desc} used as a condition: SQLite reads a number from it")
-
-
-def as_int(v: Val) -> Val:
-    """A truth value as SQLite has it: 0 or 1."""
-    if v.kind not in TRUTHS:
-        return v
-    return replace(v, pg=sql.SQL("({})::integer").format(v.pg), kind="int",
-                   classes=frozenset({"integer"}), pg_type="integer", big=False)
-
-
-def _wide(v: Val) -> sql.Composable:
-    """An integer operand of arithmetic, as bigint: SQLite computes in 64 bits."""
-    if v.kind == "int" and _type_parts(v.pg_type)[0] != "bigint":
-        return sql.SQL("({})::bigint").format(v.pg)
-    return v.pg
-
-
-class Scope:
-    """The names an expression may use: here, one table's columns."""
-
-    def __init__(self, table: TableInfo | None = None) -> None:
-        self.table = table
-
-    def column(self, qual: str | None, name: str) -> Val | None:
-        t = self.table
-        if t is None:
-            return None
-        if qual is not None and qual.lower() != t.pg_name.lower():
-            raise NotPortable(f"refers to table {qual}")
-        ci = t.columns.get(name.lower())
-        return None if ci is None else column_val(ci, sql.Identifier(ci.pg_name))
-
+from transfer.sqlvalue import (
+    COLLATIONS,
+    LOWER,
+    NULL_BOOL,
+    NUMBERS,
+    NUMERIC_AFFINITIES,
+    PG_TYPES,
+    TRUTHS,
+    UPPER,
+    C,
+    Scope,
+    TableInfo,
+    Val,
+    as_bool,
+    as_int,
+    ascii_fold,
+    collated,
+    collation,
+    derived,
+    family,
+    literal,
+    type_parts,
+    wide,
+)
 
 # -- typing and rendering ------------------------------------------------------------------
 _ORDERING = ("<", "<=", ">", ">=")
@@ -293,14 +105,14 @@ class Translator:
         """Both operands as PostgreSQL must compare them to get SQLite's answer."""
         if affinity:
             a, b = self.affine(a, b)
-        if _family(a) != _family(b):
+        if family(a) != family(b):
             raise NotPortable(f"compares {a.desc} with {b.desc}: SQLite orders the storage "
                               "classes, PostgreSQL refuses to compare them")
-        if _family(a) == "text":
-            coll = _collation(a, b)
+        if family(a) == "text":
+            coll = collation(a, b)
             pb = collated(b, coll)
             return collated(a, coll), sql.SQL("{}{}").format(pb, C) if ordering else pb
-        if _family(a) == "blob":
+        if family(a) == "blob":
             return a.pg, b.pg
         if a.kind in TRUTHS and b.kind in TRUTHS:
             return a.pg, b.pg
@@ -355,27 +167,27 @@ class Translator:
         right = n.kids[1]
         if n.value in ("IS", "IS NOT") and right.op == "col" and right.value[2] == "" and \
                 right.value[1].upper() in ("TRUE", "FALSE") and b.lit:  # IS TRUE: truth test
-            return _derived(sql.SQL(f"({{}} {n.value} {right.value[1].upper()})").format(
+            return derived(sql.SQL(f"({{}} {n.value} {right.value[1].upper()})").format(
                 as_bool(a)), "pred", [a, b])
-        return _derived(self.compare(n.value, a, b), "pred", [a, b])
+        return derived(self.compare(n.value, a, b), "pred", [a, b])
 
     def _isnull(self, n: Node) -> Val:
         v = self.val(n.kids[0])
-        return _derived(sql.SQL("({} IS NOT NULL)" if n.neg else "({} IS NULL)").format(v.pg),
+        return derived(sql.SQL("({} IS NOT NULL)" if n.neg else "({} IS NULL)").format(v.pg),
                         "pred", [v])
 
     def _between(self, n: Node) -> Val:
         x, lo, hi = (self.val(k) for k in n.kids)
         pg = sql.SQL("({} AND {})").format(self.compare(">=", x, lo), self.compare("<=", x, hi))
-        return _derived(sql.SQL("(NOT {})").format(pg) if n.neg else pg, "pred", [x, lo, hi])
+        return derived(sql.SQL("(NOT {})").format(pg) if n.neg else pg, "pred", [x, lo, hi])
 
     def _in(self, n: Node) -> Val:
         x = self.val(n.kids[0])  # SQLite: the list's values have no affinity nor collation
         items = [replace(self.val(k), aff=None, coll=None, explicit=False) for k in n.kids[1:]]
         if not items:  # SQLite: x IN () is false, even for NULL
-            return _derived(sql.SQL("TRUE" if n.neg else "FALSE"), "pred", [x])
+            return derived(sql.SQL("TRUE" if n.neg else "FALSE"), "pred", [x])
         if x.kind == "null":
-            return _derived(NULL_BOOL, "pred", [x])
+            return derived(NULL_BOOL, "pred", [x])
         lefts, rights = [], []
         for it in items:
             pa, pb = (x.pg, it.pg) if it.kind == "null" else self.pair(x, it, False)
@@ -386,7 +198,7 @@ class Translator:
         else:
             pg = sql.SQL("({})").format(sql.SQL(" OR ").join(
                 sql.SQL("({} = {})").format(a, b) for a, b in zip(lefts, rights, strict=True)))
-        return _derived(sql.SQL("(NOT {})").format(pg) if n.neg else pg, "pred", [x, *items])
+        return derived(sql.SQL("(NOT {})").format(pg) if n.neg else pg, "pred", [x, *items])
 
     def _subq(self, n: Node) -> Val:  # views only: transfer.sqlview
         raise NotPortable("subqueries are carried in views only")
@@ -417,7 +229,7 @@ class Translator:
                 if not (esc.lit and isinstance(esc.value, str) and len(esc.value) == 1):
                     raise NotPortable("LIKE ... ESCAPE needs one character, as a literal")
                 char = esc.value
-                if char.lower() in _LOWER or char in "%_":
+                if char.lower() in LOWER or char in "%_":
                     raise NotPortable("ESCAPE with a letter or a wildcard: SQLite folds case "
                                       "around it differently")
                 if not p.lit:
@@ -431,7 +243,7 @@ class Translator:
                                                           sql.Literal(char))
         if n.neg:
             pg = sql.SQL("(NOT {})").format(pg)
-        return _derived(pg, "pred", [a, p])
+        return derived(pg, "pred", [a, p])
 
     # arithmetic ----------------------------------------------------------------------------
     def _unary(self, n: Node) -> Val:
@@ -447,8 +259,8 @@ class Translator:
                            n.span)
         if n.value == "~" and v.kind != "int":
             raise NotPortable(f"~ on {v.desc}: SQLite converts it to an integer first")
-        pg = sql.SQL("(- {})" if n.value == "-" else "(~ {})").format(_wide(v))
-        return _derived(pg, v.kind, [v], v.classes, "bigint" if v.kind == "int" else "")
+        pg = sql.SQL("(- {})" if n.value == "-" else "(~ {})").format(wide(v))
+        return derived(pg, v.kind, [v], v.classes, "bigint" if v.kind == "int" else "")
 
     @staticmethod
     def arith_operand(v: Val, op: str) -> None:
@@ -473,7 +285,7 @@ class Translator:
                                       "text its own way (1.0 for a real)")
             parts = [sql.SQL("({})::text").format(v.pg) if v.kind == "int" else v.pg
                      for v in (a, b)]
-            return _derived(sql.SQL("({} || {})").format(*parts), "text", [a, b])
+            return derived(sql.SQL("({} || {})").format(*parts), "text", [a, b])
         self.arith_operand(a, op)
         self.arith_operand(b, op)
         if "null" in (a.kind, b.kind):
@@ -504,9 +316,9 @@ class Translator:
                                   "negative count and gives 0 from 64")
         # Integer overflow differs and is accepted (module docstring): SQLite continues in
         # floating point, PostgreSQL raises an error, both at 2^63 once an operand is bigint.
-        pa = _wide(a) if kind == "int" and _type_parts(b.pg_type)[0] != "bigint" else a.pg
+        pa = wide(a) if kind == "int" and type_parts(b.pg_type)[0] != "bigint" else a.pg
         pg = sql.SQL(f"({{}} {op} {{}})").format(pa, b.pg)
-        return _derived(pg, kind, [a, b], classes, "bigint" if kind == "int" else "", True)
+        return derived(pg, kind, [a, b], classes, "bigint" if kind == "int" else "", True)
 
     def _collate(self, n: Node) -> Val:
         v = self.val(n.kids[0])
@@ -518,15 +330,15 @@ class Translator:
     # logic ---------------------------------------------------------------------------------
     def _not(self, n: Node) -> Val:
         v = self.val(n.kids[0])
-        return _derived(sql.SQL("(NOT {})").format(as_bool(v)), "pred", [v])
+        return derived(sql.SQL("(NOT {})").format(as_bool(v)), "pred", [v])
 
     def _and(self, n: Node) -> Val:
         a, b = (self.val(k) for k in n.kids)
-        return _derived(sql.SQL("({} AND {})").format(as_bool(a), as_bool(b)), "pred", [a, b])
+        return derived(sql.SQL("({} AND {})").format(as_bool(a), as_bool(b)), "pred", [a, b])
 
     def _or(self, n: Node) -> Val:
         a, b = (self.val(k) for k in n.kids)
-        return _derived(sql.SQL("({} OR {})").format(as_bool(a), as_bool(b)), "pred", [a, b])
+        return derived(sql.SQL("({} OR {})").format(as_bool(a), as_bool(b)), "pred", [a, b])
 
     # values --------------------------------------------------------------------------------
     def _lit(self, n: Node) -> Val:
@@ -555,7 +367,7 @@ class Translator:
             if kinds != {"other"} or len({v.pg_type for v in live}) > 1:
                 raise NotPortable(next(v.why for v in live if v.kind == "other"))
             return [v.pg for v in vals], live[0]
-        if len({_family(v) for v in live}) > 1:
+        if len({family(v) for v in live}) > 1:
             raise NotPortable(f"{what} mixes numbers, text or blobs: SQLite keeps each value's "
                               "class, PostgreSQL needs one type")
         if "real" in kinds and any(v.big for v in live):
@@ -570,7 +382,7 @@ class Translator:
 
     @staticmethod
     def shaped(pg: sql.Composable, shape: Val, parts: Sequence[Val]) -> Val:
-        v = _derived(pg, shape.kind, parts, shape.classes, shape.pg_type, shape.big)
+        v = derived(pg, shape.kind, parts, shape.classes, shape.pg_type, shape.big)
         return replace(v, why=shape.why)
 
     def _case(self, n: Node) -> Val:
@@ -626,7 +438,7 @@ class Translator:
         else:
             raise NotPortable(f"{prefix}: SQLite writes the value its own way")
         pg_type = w.pg_type if pg is w.pg else PG_TYPES[kind]  # unchanged: its own type
-        return replace(_derived(pg, kind, [w], classes, pg_type, w.big), aff=aff, coll=v.coll,
+        return replace(derived(pg, kind, [w], classes, pg_type, w.big), aff=aff, coll=v.coll,
                        explicit=v.explicit)
 
     # functions -----------------------------------------------------------------------------
@@ -666,14 +478,14 @@ class Translator:
                  pg_type: str = "") -> Val:
             pieces = [a.pg for a in args] if values is None else values
             pg = sql.SQL("{}({})").format(sql.SQL(pg_name), sql.SQL(", ").join(pieces))
-            return _derived(pg, kind, args, pg_type=pg_type, big=kind != "text")
+            return derived(pg, kind, args, pg_type=pg_type, big=kind != "text")
 
         if fn in ("lower", "upper"):
             want((1,), "text")
             if fn == "lower":
-                return _derived(ascii_fold(args[0].pg), "text", args)
-            return call("translate", "text", [args[0].pg, sql.Literal(_LOWER),
-                                              sql.Literal(_UPPER)])
+                return derived(ascii_fold(args[0].pg), "text", args)
+            return call("translate", "text", [args[0].pg, sql.Literal(LOWER),
+                                              sql.Literal(UPPER)])
         if fn == "length":
             want((1,), "text", "blob", "int")
             a = args[0]
@@ -682,7 +494,7 @@ class Translator:
                         "integer")
         if fn == "abs":
             want((1,), "int", "real", "num")
-            return replace(call("abs", args[0].kind, [_wide(args[0])], "bigint" if
+            return replace(call("abs", args[0].kind, [wide(args[0])], "bigint" if
                                 args[0].kind == "int" else ""), classes=args[0].classes)
         if fn in ("trim", "ltrim", "rtrim"):
             want((1, 2), "text")
@@ -691,10 +503,10 @@ class Translator:
             want((3,), "text", "null")
             x, y, z = args
             if x.kind == "null" or y.kind == "null" or (y.lit and y.value == ""):
-                return x if y.kind != "null" else _derived(x.pg, "null", args)
+                return x if y.kind != "null" else derived(x.pg, "null", args)
             if y.lit:
                 return call("replace", "text")
-            return _derived(sql.SQL("CASE WHEN {} = '' THEN {} ELSE replace({}, {}, {}) END")
+            return derived(sql.SQL("CASE WHEN {} = '' THEN {} ELSE replace({}, {}, {}) END")
                             .format(y.pg, x.pg, x.pg, y.pg, z.pg), "text", args)
         if fn in ("instr", "substr", "substring") and any(a.kind == "blob" for a in args):
             raise NotPortable(f"{name}() of a blob: SQLite gives NULL for an empty one")
@@ -718,7 +530,7 @@ class Translator:
             want((2,), *(NUMBERS | TRUTHS | {"text", "blob", "null"}))
             same = self.compare("=", args[0], args[1], affinity=False)
             first = as_int(args[0])
-            return _derived(sql.SQL("CASE WHEN {} THEN NULL ELSE {} END").format(same, first.pg),
+            return derived(sql.SQL("CASE WHEN {} THEN NULL ELSE {} END").format(same, first.pg),
                             first.kind, args, first.classes, first.pg_type)
         if fn == "iif":
             if len(args) != 3:

@@ -16,7 +16,9 @@ from dataclasses import dataclass, field, replace
 
 from psycopg import sql
 
-from transfer.sqlexpr import (
+from transfer.sqlexpr import Translator
+from transfer.sqlparse import RESERVED, Node, NotPortable, Parser
+from transfer.sqlvalue import (
     COLLATIONS,
     NUMBERS,
     PG_TYPES,
@@ -24,14 +26,12 @@ from transfer.sqlexpr import (
     ColumnInfo,
     Scope,
     TableInfo,
-    Translator,
     Val,
     as_bool,
     as_int,
     collated,
     column_val,
 )
-from transfer.sqlparse import RESERVED, Node, NotPortable, Parser
 
 PG_MAX_NAME = 63  # bytes of a PostgreSQL identifier
 Transform = Callable[[Val], sql.Composable]
