@@ -10,6 +10,7 @@ read only this model.
 from __future__ import annotations
 
 import fnmatch
+import hashlib
 import json
 import re
 from dataclasses import asdict, dataclass, field, replace
@@ -32,6 +33,35 @@ CONVERSIONS = ("int64", "int32", "int16", "float64", "bool", "text", "bytes", "t
 # the text itself: uuid, inet, time, numeric without precision)
 LOADED_AS_TEXT = ("uuid_text", "time_text", "rails_time_text", "inet_text", "numeric_text")
 ORDERS = ("tenant", "source")  # row orders of the copy (see Plan.ordered)
+
+
+def pg_identifier(name: str) -> str:
+    """``name`` if it fits PostgreSQL's 63 bytes; else a deterministic shortened name."""
+    raw = name.encode("utf-8")
+    if len(raw) <= PG_MAX_IDENTIFIER_BYTES:
+        return name
+    digest = hashlib.sha256(raw).hexdigest()[:8]
+    keep = raw[: PG_MAX_IDENTIFIER_BYTES - 9].decode("utf-8", errors="ignore")
+    return f"{keep}_{digest}"
+
+
+class NameSpace:
+    """Relation names of one schema: tables, views, indexes and sequences share it."""
+
+    def __init__(self) -> None:
+        self.used: set[str] = set()
+
+    def claim(self, wanted: str) -> str:
+        name = pg_identifier(wanted)
+        n = 1
+        while name in self.used:
+            suffix = f"_{n}"
+            name = pg_identifier(wanted)
+            raw = name.encode()[: PG_MAX_IDENTIFIER_BYTES - len(suffix)]
+            name = raw.decode("utf-8", errors="ignore") + suffix
+            n += 1
+        self.used.add(name)
+        return name
 
 
 # What a decision changes (Note.kind): a type, a name, a key, an index, a constraint, a
@@ -64,7 +94,7 @@ class ColumnPlan:
     pg_type: str
     reason: str
     select: str  # SQLite expression producing one storage class (see copier)
-    convert: str  # Arrow conversion to the COPY wire type (see copier.CONVERTERS)
+    convert: str  # Arrow conversion to the COPY wire type (see convert.CONVERTERS)
     nullable: bool = True
     default: str | None = None  # SQLite's default expression (carried: see transfer.ddl)
     identity: bool = False

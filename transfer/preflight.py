@@ -15,8 +15,7 @@ from transfer import catalog as catalog_mod
 from transfer import source as source_mod
 from transfer import target
 from transfer.errors import TargetError
-from transfer.model import selected
-from transfer.plan import pg_identifier
+from transfer.model import pg_identifier, selected
 from transfer.target import Conn
 
 
