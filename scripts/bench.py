@@ -245,9 +245,10 @@ def live(db: Path, admin: str, work: Path, py: str) -> None:
     finally:
         stop.touch()
         out, _err = writer.communicate(timeout=120)
-    writes, longest = out.split()
+    writes, longest, slowest = out.split()
     print(f"the writer committed {writes} transactions; its longest wait for a write (the "
-          f"cutover's pause as it sees it): {float(longest):.3f} s")
+          f"cutover's pause as it sees it): {float(longest):.3f} s; its longest transaction, "
+          f"from BEGIN to COMMIT: {float(slowest):.3f} s")
 
 
 def main() -> None:

@@ -58,7 +58,8 @@ def journal_warning(path: Path) -> str | None:
     return ("the source uses a rollback journal, in which no write commits while the copy "
             "reads: the application's writes wait for the copy (or fail with 'database is "
             "locked'); run PRAGMA journal_mode=WAL on it once, with the application stopped, "
-            "for a copy the application can write through")
+            "for a copy the application can write through, or give --backup DIR, so that "
+            "they wait only while the backup is made")
 
 
 def followable(tables: list[Table]) -> tuple[list[Followed], list[tuple[str, str]]]:
