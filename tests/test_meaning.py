@@ -88,8 +88,26 @@ def test_nocase_uniqueness_is_sqlites_and_equality_ignores_case(tmp_path: Path,
                                 ).fetchall() == [(1,)]
     assert liked == src.execute("SELECT id FROM people WHERE nick LIKE 'ALI%'").fetchall()
     assert title == [("admin",)]
-    notes = {(n.table, n.column): n.message for n in plan.warnings}
-    assert "citext also folds non-ASCII letters" in notes[("people", "role")]
+    notes = {(n.table, n.column): n for n in plan.warnings}
+    assert "citext also folds non-ASCII letters" in notes[("people", "role")].message
+    # (said from the data: which values citext would fold where SQLite's NOCASE does not)
+    assert "none of its values holds one" in notes[("people", "role")].message
+    assert "1 of its values holds some" in notes[("people", "nick")].message
+    assert notes[("people", "nick")].rows == ["id=3"]
+    assert notes[("fruits", "name")].rows == ["id=1", "id=2"]
+
+
+def test_nocase_values_beyond_ascii_are_counted_in_a_mixed_table(tmp_path: Path) -> None:
+    """The profile's SQL path (a table with a column of mixed storage classes) counts the
+    values citext would fold where NOCASE does not, as the Arrow path does."""
+    db = tmp_path / "mixed.db"
+    with sqlite3.connect(db) as conn:
+        conn.executescript("CREATE TABLE m (id INTEGER PRIMARY KEY, b, n TEXT COLLATE NOCASE);"
+                           "INSERT INTO m VALUES (1, 'x', 'Été'), (2, x'00', 'abc'), "
+                           "(3, 2.5, 'ÉTÉ'), (4, 7, 'tab\there');")
+    notes = {(n.table, n.column): n for n in build_plan(db).warnings}
+    assert "2 of its values hold some" in notes[("m", "n")].message
+    assert notes[("m", "n")].rows == ["id=1", "id=3"]
 
 
 def test_checks_carry_sqlites_meaning_or_are_listed(tmp_path: Path, pg_dsn: str) -> None:

@@ -45,6 +45,8 @@ PREDICATES: dict[str, str] = {
     # anything but printable ASCII (invalid UTF-8 too: a byte >= 0x80 never reads as
     # printable ASCII; length() would not tell, it skips continuation bytes only)
     "text_non_ascii": "typeof({c}) = 'text' AND {c} GLOB '*[^ -~]*'",
+    # a character beyond ASCII: more bytes than characters (or a NUL, which length() stops at)
+    "text_beyond_ascii": "typeof({c}) = 'text' AND length({c}) <> length(CAST({c} AS BLOB))",
     "bool_int": "typeof({c}) = 'integer' AND {c} IN (0, 1)",
     # (the words of convert.BOOL_TEXT, the copy's own: one list)
     "bool_text": ("typeof({c}) = 'text' AND lower({c}) IN ("
@@ -123,7 +125,7 @@ def predicate(name: str, column: str) -> str:
 
 def needed_predicates(kind: str) -> list[str]:
     base = ["null", "integer", "real", "text", "blob", "int_beyond_double", "real_not_integral",
-            "real_infinite", "text_nul", "text_non_ascii"]
+            "real_infinite", "text_nul", "text_non_ascii", "text_beyond_ascii"]
     extra = {
         "boolean": ["bool_int", "bool_text"],
         "json": ["json_valid", "json_nul"],
@@ -473,6 +475,8 @@ def _profile_array(arr: pa.Array, cp: ColumnProfile, kind: str, ids: pa.Array | 
             return
         nul = pc.sum(pc.match_substring(arr, "\x00")).as_py() or 0
         cp.counts["text_nul"] = cp.n("text_nul") + nul
+        ascii_only = pc.sum(pc.string_is_ascii(arr)).as_py() or 0
+        cp.counts["text_beyond_ascii"] = cp.n("text_beyond_ascii") + valid - ascii_only
         longest = pc.max(pc.utf8_length(arr)).as_py()
         cp.text_max_chars = max(cp.text_max_chars or 0, longest or 0)
         for conversion in TEXT_TRIALS.get(kind, []):
