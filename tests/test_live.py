@@ -91,9 +91,14 @@ def test_a_live_cutover_with_a_writer_loses_nothing(journal: str, tmp_path: Path
         conn.execute("UPDATE users SET full_name = 'late' WHERE id = 1")
     status = sqlite2pg("status", "--to", pg_dsn)
     assert "1 changes reached the source after the cutover" in status.stdout, status.stdout
-    stopped = sqlite2pg("capture", "stop", str(live_db))
+    stop_capture(live_db)
+
+
+def stop_capture(db: Path) -> None:
+    """capture stop, which leaves nothing of the capture in the source."""
+    stopped = sqlite2pg("capture", "stop", str(db))
     assert stopped.returncode == 0, stopped.stderr
-    with sqlite3.connect(live_db) as conn:
+    with sqlite3.connect(db) as conn:
         left = conn.execute("SELECT count(*) FROM sqlite_master WHERE name LIKE "
                             "'sqlite2pg%'").fetchone()
     assert left == (0,)
@@ -221,12 +226,7 @@ def test_the_change_log_is_trimmed_of_what_every_live_run_applied(
         assert behind.returncode != 0
         assert f"no longer holds the changes after {last - 5}" in behind.stderr, behind.stderr
         assert "Traceback" not in behind.stderr
-        stopped = sqlite2pg("capture", "stop", str(live_db))
-        assert stopped.returncode == 0, stopped.stderr
-        with sqlite3.connect(live_db) as conn:
-            left = conn.execute("SELECT count(*) FROM sqlite_master WHERE name LIKE "
-                                "'sqlite2pg%'").fetchone()
-        assert left == (0,)
+        stop_capture(live_db)
     finally:
         with psycopg.connect(pg_server, autocommit=True) as conn:
             conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(other)))

@@ -24,7 +24,7 @@ import contextlib
 import os
 import sqlite3
 import urllib.parse
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -111,9 +111,7 @@ def _writer(path: Path) -> sqlite3.Connection:
 
 def start(path: Path) -> tuple[list[Followed], list[tuple[str, str]]]:
     """Install the change log and the triggers, in one write transaction (idempotent)."""
-    conn = _writer(path)
-    try:
-        conn.execute("BEGIN IMMEDIATE")
+    with _writing(path, "start capturing changes") as conn:
         tables, skipped = followable(read_catalog(conn).tables)
         conn.execute(f"CREATE TABLE IF NOT EXISTS {LOG} (seq INTEGER PRIMARY KEY AUTOINCREMENT, "
                      "tbl TEXT NOT NULL, old_key TEXT, new_key TEXT, "
@@ -124,22 +122,32 @@ def start(path: Path) -> tuple[list[Followed], list[tuple[str, str]]]:
             for _name, statement in trigger_sql(f):
                 conn.execute(statement.replace("CREATE TRIGGER", "CREATE TRIGGER IF NOT EXISTS",
                                                1))
+    return tables, skipped
+
+
+@contextlib.contextmanager
+def _writing(path: Path, what: str,
+             remedy: str = "; the file must be writable by this user, and no writer may hold "
+                           "it for long") -> Iterator[sqlite3.Connection]:
+    """One write transaction on the source (BEGIN IMMEDIATE: the application's writers wait
+    for it), committed when the block ends; a failure rolls it back and says ``what`` could
+    not be done."""
+    conn = _writer(path)
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        yield conn
         conn.execute("COMMIT")
     except sqlite3.Error as e:
         with contextlib.suppress(sqlite3.Error):
             conn.execute("ROLLBACK")
-        raise SourceError(f"cannot start capturing changes in {path} ({e}); the file must be "
-                          "writable by this user, and no writer may hold it for long.") from None
+        raise SourceError(f"cannot {what} in {path} ({e}){remedy}.") from None
     finally:
         conn.close()
-    return tables, skipped
 
 
 def stop(path: Path) -> int:
     """Remove the triggers and the change log (every object ``start`` made); how many."""
-    conn = _writer(path)
-    try:
-        conn.execute("BEGIN IMMEDIATE")
+    with _writing(path, "stop capturing changes", remedy="") as conn:
         names = [r[0] for r in conn.execute(
             "SELECT name FROM sqlite_master WHERE type = 'trigger' AND name LIKE ? ESCAPE '\\'",
             (TRIGGERS.replace("_", "\\_") + "%",)).fetchall()]
@@ -149,13 +157,6 @@ def stop(path: Path) -> int:
         conn.execute(f"DROP TABLE IF EXISTS {READERS}")
         if conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'sqlite_sequence'").fetchone():
             conn.execute("DELETE FROM sqlite_sequence WHERE name = ?", (LOG,))
-        conn.execute("COMMIT")
-    except sqlite3.Error as e:
-        with contextlib.suppress(sqlite3.Error):
-            conn.execute("ROLLBACK")
-        raise SourceError(f"cannot stop capturing changes in {path} ({e}).") from None
-    finally:
-        conn.close()
     return len(names)
 
 
@@ -164,53 +165,27 @@ def register(path: Path, run_id: str, position: int) -> int | None:
     other run trims what it has not applied); the lowest position of all runs. None, and
     nothing written, when the capture was started by a version that kept no positions (a
     table made now would change the schema the live runs follow): its log is not trimmed."""
-    conn = _writer(path)
-    try:
-        conn.execute("BEGIN IMMEDIATE")
+    with _writing(path, "record the live run's position") as conn:
         if not conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
                             (READERS,)).fetchone():
-            conn.execute("ROLLBACK")
             return None
         conn.execute(f"INSERT INTO {READERS} (run_id, position) VALUES (?, ?) ON CONFLICT "
                      "(run_id) DO UPDATE SET position = excluded.position", (run_id, position))
-        lowest = int(conn.execute(f"SELECT min(position) FROM {READERS}").fetchone()[0])
-        conn.execute("COMMIT")
-        return lowest
-    except sqlite3.Error as e:
-        with contextlib.suppress(sqlite3.Error):
-            conn.execute("ROLLBACK")
-        raise SourceError(f"cannot record the live run's position in {path} ({e}); the file "
-                          "must be writable by this user, and no writer may hold it for "
-                          "long.") from None
-    finally:
-        conn.close()
+        return int(conn.execute(f"SELECT min(position) FROM {READERS}").fetchone()[0])
 
 
 def trim(path: Path, run_id: str, position: int) -> int:
     """``register``, then delete the changes every live run of ``path`` has applied (all
     but the log's last row), ``TRIM_ROWS`` per write transaction; how many were deleted."""
     lowest = register(path, run_id, position)
-    if lowest is None:
-        return 0
-    conn = _writer(path)
-    deleted = 0
-    try:
-        while True:
-            conn.execute("BEGIN IMMEDIATE")
+    deleted, n = 0, TRIM_ROWS
+    while lowest is not None and n == TRIM_ROWS:
+        with _writing(path, "trim the change log") as conn:
             n = conn.execute(f"DELETE FROM {LOG} WHERE seq IN (SELECT seq FROM {LOG} WHERE "
                              f"seq <= ? AND seq < (SELECT max(seq) FROM {LOG}) ORDER BY seq "
                              "LIMIT ?)", (lowest, TRIM_ROWS)).rowcount
-            conn.execute("COMMIT")
-            deleted += n
-            if n < TRIM_ROWS:
-                return deleted
-    except sqlite3.Error as e:
-        with contextlib.suppress(sqlite3.Error):
-            conn.execute("ROLLBACK")
-        raise SourceError(f"cannot trim the change log in {path} ({e}); the file must be "
-                          "writable by this user, and no writer may hold it for long.") from None
-    finally:
-        conn.close()
+        deleted += n
+    return deleted
 
 
 def check_held(first: int | None, position: int) -> None:
