@@ -230,3 +230,55 @@ def test_the_change_log_is_trimmed_of_what_every_live_run_applied(
     finally:
         with psycopg.connect(pg_server, autocommit=True) as conn:
             conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(other)))
+
+
+def readers(db: Path) -> list[str]:
+    with sqlite3.connect(db) as conn:
+        return [r[0] for r in conn.execute("SELECT run_id FROM sqlite2pg_readers ORDER BY 1")]
+
+
+def test_a_live_run_keeps_the_log_from_its_capture_start_until_it_ends(
+        live_db: Path, pg_server: str, pg_dsn: str, tmp_path: Path) -> None:
+    """A live run is a reader of the change log from its capture's start (before its copy's
+    snapshot: another run's sync trims nothing it will need), and is forgotten when it
+    fails, or when clean drops what it left."""
+    import secrets
+
+    from psycopg import sql
+
+    from transfer import capture
+
+    assert sqlite2pg("run", str(live_db), "--to", pg_dsn, "--live").returncode == 0
+    touch_users(live_db, 1, 10)
+    capture.start(live_db, "copying")  # (a second live run, its copy under way)
+    start = log_rows(live_db)[2]
+    touch_users(live_db, 11, 5)
+    assert sqlite2pg("sync", str(live_db), "--to", pg_dsn).returncode == 0
+    synced = sqlite2pg("sync", str(live_db), "--to", pg_dsn)
+    assert f"keeps 5 changes from change {start + 1} for live run copying" in synced.stderr
+    assert log_rows(live_db)[:2] == (5, start + 1)  # what the copying run will need
+    capture.forget(live_db, "copying")
+    assert sqlite2pg("sync", str(live_db), "--to", pg_dsn).returncode == 0
+    assert log_rows(live_db)[0] == 1
+    (first,) = readers(live_db)
+
+    other = f"t_{secrets.token_hex(6)}"
+    with psycopg.connect(pg_server, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(other)))
+    info = psycopg.conninfo.conninfo_to_dict(pg_dsn)
+    info["dbname"] = other
+    second = psycopg.conninfo.make_conninfo("", **info)
+    try:
+        refused = sqlite2pg("run", str(live_db), "--to", second, "--live", "--cast",
+                            "users.email=integer")  # (a blocker, found after capture began)
+        assert refused.returncode == 1, refused.stderr
+        assert readers(live_db) == [first]
+        kill_at("copy api_logs", "run", str(live_db), "--to", second, "--live",
+                env={"SQLITE2PG_CHUNK_ROWS": "200", "SQLITE2PG_BATCH_ROWS": "100"})
+        assert len(readers(live_db)) == 2  # killed while copying: it may be resumed
+        cleaned = sqlite2pg("clean", "--to", second)
+        assert cleaned.returncode == 0, cleaned.stderr
+        assert readers(live_db) == [first]
+    finally:
+        with psycopg.connect(pg_server, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(other)))

@@ -109,8 +109,11 @@ def _writer(path: Path) -> sqlite3.Connection:
         raise source_mod.describe_sqlite_error(path, e) from None
 
 
-def start(path: Path) -> tuple[list[Followed], list[tuple[str, str]]]:
-    """Install the change log and the triggers, in one write transaction (idempotent)."""
+def start(path: Path, reader: str | None = None
+          ) -> tuple[list[Followed], list[tuple[str, str]]]:
+    """Install the change log and the triggers, in one write transaction (idempotent);
+    ``reader``: a live run about to copy, registered at the log's last change (its copy's
+    snapshot, taken after, holds at least that), so that no trim takes what it needs."""
     with _writing(path, "start capturing changes") as conn:
         tables, skipped = followable(read_catalog(conn).tables)
         conn.execute(f"CREATE TABLE IF NOT EXISTS {LOG} (seq INTEGER PRIMARY KEY AUTOINCREMENT, "
@@ -122,6 +125,10 @@ def start(path: Path) -> tuple[list[Followed], list[tuple[str, str]]]:
             for _name, statement in trigger_sql(f):
                 conn.execute(statement.replace("CREATE TRIGGER", "CREATE TRIGGER IF NOT EXISTS",
                                                1))
+        if reader is not None:
+            conn.execute(f"INSERT OR REPLACE INTO {READERS} (run_id, position) VALUES (?, "
+                         f"coalesce((SELECT max(seq) FROM {LOG}), (SELECT seq FROM "
+                         "sqlite_sequence WHERE name = ?), 0))", (reader, LOG))
     return tables, skipped
 
 
@@ -166,26 +173,53 @@ def register(path: Path, run_id: str, position: int) -> int | None:
     nothing written, when the capture was started by a version that kept no positions (a
     table made now would change the schema the live runs follow): its log is not trimmed."""
     with _writing(path, "record the live run's position") as conn:
-        if not conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
-                            (READERS,)).fetchone():
+        if not installed(conn, READERS):
             return None
         conn.execute(f"INSERT INTO {READERS} (run_id, position) VALUES (?, ?) ON CONFLICT "
                      "(run_id) DO UPDATE SET position = excluded.position", (run_id, position))
         return int(conn.execute(f"SELECT min(position) FROM {READERS}").fetchone()[0])
 
 
-def trim(path: Path, run_id: str, position: int) -> int:
+def trim(path: Path, run_id: str, position: int) -> Held | None:
     """``register``, then delete the changes every live run of ``path`` has applied (all
-    but the log's last row), ``TRIM_ROWS`` per write transaction; how many were deleted."""
-    lowest = register(path, run_id, position)
-    deleted, n = 0, TRIM_ROWS
-    while lowest is not None and n == TRIM_ROWS:
+    but the log's last row, whose sequence is the position a new run's copy records),
+    ``TRIM_ROWS`` per write transaction, each bounded by the readers' lowest position as it
+    stands then; what the log holds now (None: a capture that keeps no positions)."""
+    if register(path, run_id, position) is None:
+        return None
+    n = TRIM_ROWS
+    while n == TRIM_ROWS:
         with _writing(path, "trim the change log") as conn:
             n = conn.execute(f"DELETE FROM {LOG} WHERE seq IN (SELECT seq FROM {LOG} WHERE "
-                             f"seq <= ? AND seq < (SELECT max(seq) FROM {LOG}) ORDER BY seq "
-                             "LIMIT ?)", (lowest, TRIM_ROWS)).rowcount
-        deleted += n
-    return deleted
+                             f"seq <= (SELECT min(position) FROM {READERS}) AND seq < "
+                             f"(SELECT max(seq) FROM {LOG}) ORDER BY seq LIMIT ?)",
+                             (TRIM_ROWS,)).rowcount
+            rows, first = conn.execute(f"SELECT count(*), min(seq) FROM {LOG}").fetchone()
+            low = conn.execute(f"SELECT run_id, position FROM {READERS} ORDER BY position, "
+                               "run_id LIMIT 1").fetchone()
+    return Held(int(rows), first, str(low[0]), int(low[1]))
+
+
+@dataclass
+class Held:
+    """What the change log holds after a trim, and the live run it is kept for."""
+    rows: int
+    first: int | None
+    reader: str  # the run with the lowest position
+    position: int
+
+
+def forget(path: Path, run_id: str) -> bool:
+    """Remove run ``run_id``'s position (it failed, was cleaned up or rolled back: it will
+    apply no more changes), so that the log is trimmed without it; False when the source
+    could not be written (the position stays; 'capture stop' removes everything)."""
+    try:
+        with _writing(path, "forget the live run's position") as conn:
+            if installed(conn, READERS):
+                conn.execute(f"DELETE FROM {READERS} WHERE run_id = ?", (run_id,))
+        return True
+    except SourceError:
+        return False
 
 
 def check_held(first: int | None, position: int) -> None:
@@ -198,9 +232,10 @@ def check_held(first: int | None, position: int) -> None:
                           "restored from an older backup); start a new live run.")
 
 
-def installed(conn: sqlite3.Connection) -> bool:
+def installed(conn: sqlite3.Connection, table: str = LOG) -> bool:
+    """Whether the capture's ``table`` (its change log) is in the source."""
     return conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
-                        (LOG,)).fetchone() is not None
+                        (table,)).fetchone() is not None
 
 
 def key_literals(text: str, width: int) -> list[str]:
@@ -221,11 +256,12 @@ def key_literals(text: str, width: int) -> list[str]:
     return out
 
 
-def start_for_run(source: Path, include: list[str], exclude: list[str],
+def start_for_run(source: Path, include: list[str], exclude: list[str], run_id: str,
                   log: Callable[[str], None]) -> None:
     """``run --live``: triggers on every table that can be followed (before the copy's
-    snapshot, so that every change after it is in the log); a selected table that cannot
-    be followed is refused first, before anything is written to the source."""
+    snapshot, so that every change after it is in the log), and run ``run_id`` registered
+    as a reader of the log; a selected table that cannot be followed is refused first,
+    before anything is written to the source."""
     conn = source_mod.open_source(source)
     try:
         _followed, refused = followable(read_catalog(conn).tables)
@@ -236,7 +272,7 @@ def start_for_run(source: Path, include: list[str], exclude: list[str],
         names = ", ".join(f"{name} ({why})" for name, why in refused)
         raise BlockersFound(f"a live run cannot follow {names}; --exclude these tables, or "
                             "migrate without --live.")
-    followed, _refused = start(source)
+    followed, _refused = start(source, run_id)
     log(f"        capturing the changes of {len(followed)} tables ({LOG} and triggers in the "
         "source; 'sqlite2pg capture stop' removes them)")
     if (why := journal_warning(source)) is not None:

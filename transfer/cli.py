@@ -514,7 +514,9 @@ def sync(
                                          "showing the lag.")] = False,
 ) -> None:
     """Apply the changes the application made since the live run (or the last sync); each
-    batch commits with its position, so a killed sync resumes where it stopped."""
+    batch commits with its position, so a killed sync resumes where it stopped. Then the
+    source's change log is trimmed of what every live run applied (a short write to the
+    source; when it cannot write, the log is kept and said so)."""
     from transfer import sync as sync_mod
     from transfer import target
 

@@ -31,6 +31,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from transfer import convert, reader, state, target
+from transfer.catalog import CAPTURE_LOG
 from transfer.copyread import (
     RejectLog,
     convert_batch,
@@ -140,10 +141,9 @@ class Copier:
                 # joins and the final verify reads this very snapshot)
                 self.identity = identity or {"moving": True}
                 cur = conn.cursor()  # the last captured change this snapshot holds (live)
-                cur.execute("SELECT count(*) FROM sqlite_master WHERE name = "
-                            "'sqlite2pg_changes'")
+                cur.execute(f"SELECT count(*) FROM sqlite_master WHERE name = '{CAPTURE_LOG}'")
                 if cur.fetchall()[0][0]:
-                    cur.execute("SELECT coalesce(max(seq), 0) FROM sqlite2pg_changes")
+                    cur.execute(f"SELECT coalesce(max(seq), 0) FROM {CAPTURE_LOG}")
                     self.capture_position = int(cur.fetchall()[0][0])
                 cur.close()
                 # Unchanged since the plan's profile began (no commit since), the rows are

@@ -79,6 +79,9 @@ class RunOptions:
     # the operator's view of each phase (copy, post-data, verify); None: nothing shown
     progress: Progress | None = None
     reject_dir: Path | None = None  # --on-error reject: rows that cannot be carried go here
+    # the staging schema of a new live run, named before its capture begins (the run id
+    # follows from it: the source's change log keeps what that run has not applied)
+    staging: str | None = None
 
     def recorded(self) -> dict[str, Any]:
         """What a resumed run keeps of these options (the run records them)."""
@@ -137,16 +140,24 @@ def run(source: Path, plan: PlanSource, opts: RunOptions,
     log(f"STEP 1  check target {target.show(opts.dsn)}")
     lock = target.connect(opts.dsn, autocommit=True)  # holds the run's lock to the end
     chosen = None
+    opts.staging = target.new_staging_name() if opts.live and not opts.resume else None
+    reader = None  # a new live run, registered in the source's change log
     try:
-        if not opts.resume:  # (fail fast: before the source is profiled)
-            _preflight(lock, source, opts, log)
-            if opts.live:
-                capture.start_for_run(source, opts.include, opts.exclude, log)
-            chosen = _selected(make(), opts)  # (blockers and selection)
+        try:
+            if not opts.resume:  # (fail fast: before the source is profiled)
+                _preflight(lock, source, opts, log)
+                if opts.staging is not None:
+                    reader = opts.staging.removeprefix(STAGING_PREFIX)
+                    capture.start_for_run(source, opts.include, opts.exclude, reader, log)
+                chosen = _selected(make(), opts)  # (blockers and selection)
+        except BaseException:
+            lock.close()
+            raise
+        return _run(lock, source, make, plan, chosen, opts, log, t0, planned)
     except BaseException:
-        lock.close()
+        if reader is not None and not _resumable(opts.dsn, reader):
+            capture.forget(source, reader)  # (it will apply no change: trims go on without it)
         raise
-    return _run(lock, source, make, plan, chosen, opts, log, t0, planned)
 
 
 def check(source: Path, make: Callable[[], Plan], opts: RunOptions,
@@ -261,10 +272,15 @@ def _run(lock: Conn, source: Path, make: Callable[[], Plan], plan: PlanSource,
     if opts.verify and not opts.schema_only:
         _verify(source, chosen, opts, result, log)
     if result.capture_position is not None and result.run_id is not None:
-        # The log is trimmed only of what this run's target holds too. (Written through
-        # Python's SQLite once the verify's snapshot is closed: closing this connection's
-        # file drops the locks the driver's library holds on it, see reader.write_lock.)
-        capture.register(given, result.run_id, result.capture_position)
+        # The change log keeps what this run's target does not hold (its copy's snapshot),
+        # no more. (Written through Python's SQLite once the verify's snapshot is closed:
+        # closing this connection's file drops the locks the driver's library holds on it,
+        # see reader.write_lock.)
+        try:
+            capture.register(given, result.run_id, result.capture_position)
+        except TransferError as e:
+            log(f"        the change log keeps the changes from the capture's start for this "
+                f"run ({e}); the next sync records its position")
     steps["total"] = time.perf_counter() - t0
     return result
 
@@ -316,7 +332,7 @@ def _new_run(conn: Conn, source: Path, plan: Plan, opts: RunOptions, original: P
     schema)."""
     names = [t.pg_name for t in plan.tables]
     views = [v.pg_name for v in plan.views]
-    staging = target.new_staging_name()
+    staging = opts.staging or target.new_staging_name()
     run_id = staging.removeprefix(STAGING_PREFIX)
     identity: dict[str, Any] = dict(snapshot_identity(source))
     if source != original:
@@ -469,6 +485,15 @@ def _record(conn: Conn, run_id: str, run_state: str, message: str) -> None:
         state.set_state(conn, run_id, run_state, message, only_from="loading")
     except psycopg.Error:
         pass
+
+
+def _resumable(dsn: str, run_id: str) -> bool:
+    """Whether run ``run_id`` is recorded and left loading, to be resumed (unknown: yes)."""
+    try:
+        with target.connect(dsn, autocommit=True) as conn:
+            return any(r.run_id == run_id and r.state == "loading" for r in state.runs(conn))
+    except (TransferError, psycopg.Error):
+        return True
 
 
 def _connection_lost(dsn: str) -> bool:

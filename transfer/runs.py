@@ -77,6 +77,19 @@ def _late(r: state.Run, progress: dict[str, state.TableProgress]) -> int:
     return 0
 
 
+def _forget_reader(r: state.Run) -> None:
+    """A live run that will apply no more changes: the source's change log need no longer
+    keep them for it (best effort: a source gone or read-only keeps them until 'capture
+    stop')."""
+    from pathlib import Path
+
+    from transfer import capture
+
+    path = Path(str(r.source_identity.get("backup_of") or r.source))
+    if r.options.get("live") and path.is_file():
+        capture.forget(path, r.run_id)
+
+
 @dataclass
 class Relation:
     """A table or view that a command would move or drop."""
@@ -196,6 +209,7 @@ def rollback(dsn: str, target_schema: str = "public", run_id: str | None = None)
                 state.set_state(conn, r.run_id, "rolled back", None, rolled_back_schema=aside)
         except psycopg.Error as e:
             raise target.describe(e, dsn) from None
+    _forget_reader(r)
     back = (f"; restored {len(restored)} tables and views from {r.backup_schema}"
             if restored else "; there was nothing before it to restore")
     return (f"rolled back run {r.run_id}: moved its {moved} tables and views from "
@@ -259,6 +273,7 @@ def clean(dsn: str, backups: bool = False, only: Collection[str] | None = None) 
         for r in runs:
             if r.staging_schema in doomed and r.state == "loading":
                 state.set_state(conn, r.run_id, "failed", "cleaned up before it was resumed")
+                _forget_reader(r)
             if backups and r.state == "switched" and r.backup_schema in doomed:
                 state.set_state(conn, r.run_id, "switched", "backup dropped: cannot roll back")
             if r.state == "rolled back" and r.rolled_back_schema in doomed:

@@ -31,7 +31,8 @@ SCHEMA = "sqlite2pg"
 LOCK_CLASS = 0x5132  # first key of the advisory locks runs hold
 
 # One statement each (sessions take one statement at a time); idempotent, so that a
-# bookkeeping schema made by an earlier version is brought up to date.
+# bookkeeping schema made by an earlier version is brought up to date. (``_current`` tells
+# an up-to-date schema by what the last statement adds: keep it in step.)
 DDL = (
     f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}",
     f"""CREATE TABLE IF NOT EXISTS {SCHEMA}.runs (
@@ -98,10 +99,21 @@ class TableProgress:
 
 def ensure(conn: Conn) -> None:
     """Create or bring up to date the bookkeeping schema (in the caller's transaction: a
-    run that is refused creates nothing)."""
+    run that is refused creates nothing). Up to date already, it takes no lock (an ALTER
+    TABLE would wait for, and then block, another run's progress writes)."""
+    if _current(conn):
+        return
     conn.execute("SELECT pg_advisory_xact_lock(%s, 0)", (LOCK_CLASS,))
     for statement in DDL:
         conn.execute(statement)
+
+
+def _current(conn: Conn) -> bool:
+    """Whether the bookkeeping schema has what the last of ``DDL`` adds."""
+    row = conn.execute("SELECT count(*) FROM pg_attribute WHERE attrelid = to_regclass(%s) "
+                       "AND attname = 'note' AND NOT attisdropped",
+                       (f"{SCHEMA}.progress",)).fetchone()
+    return bool(row and row[0])
 
 
 def lock_key(run_id: str) -> tuple[int, int]:

@@ -101,6 +101,7 @@ def apply(src: Any, pg: adbc_pg.Connection, live: Live, schema: str, upto: int |
           collect: bool = False) -> Applied:
     """Apply, in batches, the changes after the target's position (up to ``upto``) read
     in ``src``'s snapshot; each batch commits with the position."""
+    capture.check_held(_bounds(src)[0], live.position)  # (the log must hold what follows)
     followed = {t.name: t for t in live.plan.tables if t.pk}
     done = Applied(position=live.position)
     pending: dict[str, dict[str, list[str]]] = {}
@@ -284,11 +285,10 @@ def catch_up(source: Path, dsn: str, schema: str | None, log: Callable[[str], No
         while True:
             _check_schema(source, live)
             with contextlib.closing(_snapshot(source)) as src:
-                capture.check_held(_bounds(src)[0], live.position)
                 applied = apply(src, pg, live, schema, None)
                 pending, oldest = _pending(src, live.position) if follow else (0, None)
-            if applied.changes and (not follow or time.monotonic() - trimmed >= TRIM_SECONDS):
-                capture.trim(source, live.run.run_id, live.position)
+            if not follow or time.monotonic() - trimmed >= TRIM_SECONDS:
+                _trim(source, live, log, quiet=follow)
                 trimmed = time.monotonic()
             if applied.changes and not follow:
                 log(f"        applied {applied.changes} changes; the target holds the source "
@@ -305,6 +305,21 @@ def catch_up(source: Path, dsn: str, schema: str | None, log: Callable[[str], No
                 return live
             if not applied.changes:
                 time.sleep(0.2)
+
+
+def _trim(source: Path, live: Live, log: Callable[[str], None], quiet: bool = False) -> None:
+    """Record this run's position in the source and trim the change log (a failure to
+    write the source costs only the trim: said, and the catch-up goes on)."""
+    try:
+        held = capture.trim(source, live.run.run_id, live.position)
+    except SourceError as e:
+        log(f"        the change log was not trimmed this time ({e})")
+        return
+    if held is not None and held.reader != live.run.run_id and held.position < live.position \
+            and not quiet:
+        log(f"        the change log keeps {held.rows} changes from change {held.first} for "
+            f"live run {held.reader}, which holds the source up to change {held.position} "
+            "('sqlite2pg clean' or 'rollback' of that run, or its sync, lets them go)")
 
 
 @dataclass
