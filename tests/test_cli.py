@@ -51,7 +51,8 @@ def test_truncated_file(tmp_path: Path, saas_db: Path) -> None:
 def test_a_wal_file_being_checkpointed_is_not_called_truncated(tmp_path: Path) -> None:
     """A checkpoint writes page 1 (the new page count) before the pages that extend the
     file: for a moment a WAL database looks truncated. Looked at again, it is whole; one
-    that stays short is truncated."""
+    that stays short is truncated (as in rollback-journal mode, whose commits do the
+    same)."""
     import sqlite3
     import threading
     import time

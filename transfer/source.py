@@ -112,9 +112,10 @@ def check_file(path: Path) -> None:
         size, promised = _sizes(path, header)
         if size >= promised:
             return
-        # In WAL mode a checkpoint writes page 1 (the new page count) before the pages that
-        # extend the file: a file being checkpointed looks truncated for a moment.
-        if header[18] != 2 or attempt == TRUNCATED_CHECKS - 1:
+        # A checkpoint (WAL) or a commit (rollback journal) writes page 1, with the new page
+        # count, before the pages that extend the file: a file being written looks
+        # truncated for a moment.
+        if attempt == TRUNCATED_CHECKS - 1:
             break
         time.sleep(0.05 * (attempt + 1))
         header = read_header(path)
@@ -122,7 +123,7 @@ def check_file(path: Path) -> None:
                       "restore it from a complete copy.")
 
 
-TRUNCATED_CHECKS = 6  # (a WAL file is looked at again for about a second)
+TRUNCATED_CHECKS = 8  # (a short file is looked at again for 1.4 s)
 
 
 def _sizes(path: Path, header: bytes) -> tuple[int, int]:
