@@ -92,22 +92,29 @@ def test_nocase_uniqueness_is_sqlites_and_equality_ignores_case(tmp_path: Path,
     assert "citext also folds non-ASCII letters" in notes[("people", "role")].message
     # (said from the data: which values citext would fold where SQLite's NOCASE does not)
     assert "none of its values holds one" in notes[("people", "role")].message
-    assert "1 of its values holds some" in notes[("people", "nick")].message
+    assert "1 of its values holds such a letter" in notes[("people", "nick")].message
     assert notes[("people", "nick")].rows == ["id=3"]
     assert notes[("fruits", "name")].rows == ["id=1", "id=2"]
 
 
-def test_nocase_values_beyond_ascii_are_counted_in_a_mixed_table(tmp_path: Path) -> None:
-    """The profile's SQL path (a table with a column of mixed storage classes) counts the
-    values citext would fold where NOCASE does not, as the Arrow path does."""
-    db = tmp_path / "mixed.db"
+@pytest.mark.parametrize("mixed", [False, True])
+def test_nocase_letters_citext_folds_are_counted(tmp_path: Path, mixed: bool) -> None:
+    """The values citext would fold where NOCASE does not: letters beyond ASCII with a
+    case, not any character beyond ASCII (€, 中, a tab), by the profile's Arrow path and by
+    its SQL path (a table with a column of mixed storage classes) alike."""
+    db = tmp_path / "nocase.db"
+    b = "x'00'" if mixed else "'x'"
     with sqlite3.connect(db) as conn:
         conn.executescript("CREATE TABLE m (id INTEGER PRIMARY KEY, b, n TEXT COLLATE NOCASE);"
-                           "INSERT INTO m VALUES (1, 'x', 'Été'), (2, x'00', 'abc'), "
-                           "(3, 2.5, 'ÉTÉ'), (4, 7, 'tab\there');")
+                           f"INSERT INTO m VALUES (1, 'x', 'Été'), (2, {b}, 'abc'), "
+                           "(3, 'y', 'ÉTÉ'), (4, 'z', 'tab\there'), (5, 'w', '€ 5 中'), "
+                           "(6, 'v', 'straße');")
     notes = {(n.table, n.column): n for n in build_plan(db).warnings}
-    assert "2 of its values hold some" in notes[("m", "n")].message
-    assert notes[("m", "n")].rows == ["id=1", "id=3"]
+    assert "3 of its values hold such a letter" in notes[("m", "n")].message
+    assert notes[("m", "n")].rows == ["id=1", "id=3", "id=6"]
+    sampled = {(n.table, n.column): n for n in build_plan(db, sample=2).warnings}
+    assert "1 of its values of the 2 rows profiled holds such a letter" in \
+        sampled[("m", "n")].message
 
 
 def test_checks_carry_sqlites_meaning_or_are_listed(tmp_path: Path, pg_dsn: str) -> None:

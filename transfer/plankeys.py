@@ -209,20 +209,20 @@ class KeyPlanner:
                 continue
             was = c.pg_type
             c.pg_type = "citext"
-            beyond = self.profiles[t.name].columns[c.name].n("text_beyond_ascii")
-            found = (f"{beyond} of its values hold{'s' if beyond == 1 else ''} some, so = "
-                     "and LIKE on those can match what they did not in SQLite (--nocase text "
-                     "keeps the column case-sensitive)" if beyond else
-                     "none of its values holds one (a value written later may)")
-            rows = [f"{row_label(t)}={ref}" for ref, _v in profile_mod.examples(
-                self.conn, t, profile_mod.predicate("text_beyond_ascii", c.name), c.name)
-            ] if beyond else []
+            prof = self.profiles[t.name]
+            cp = prof.columns[c.name]
+            among = f" of the {prof.rows:,} rows profiled" if prof.sampled else ""
+            found = (f"{cp.nocase_folds} of its values{among} hold"
+                     f"{'s' if cp.nocase_folds == 1 else ''} such a letter, so = and LIKE on "
+                     "those can match what they did not in SQLite (--nocase text keeps the "
+                     "column case-sensitive)" if cp.nocase_folds else
+                     f"none of its values{among} holds one (a value written later may)")
             self.warnings.append(Note(tp.name, c.name, f"COLLATE NOCASE: citext (was {was}), "
                                       "so that the application's = and LIKE ignore case as in "
                                       "SQLite, with no length limit; citext also folds non-ASCII "
                                       f"letters (Ä = ä), which SQLite's NOCASE does not: {found}"
-                                      "; its unique indexes keep SQLite's uniqueness", rows,
-                                      kind="type"))
+                                      "; its unique indexes keep SQLite's uniqueness",
+                                      cp.nocase_fold_rows, kind="type"))
 
     def plan_foreign_keys(self, t: Table, by_name: dict[str, TablePlan]) -> None:
         tp = by_name[t.name]

@@ -45,8 +45,6 @@ PREDICATES: dict[str, str] = {
     # anything but printable ASCII (invalid UTF-8 too: a byte >= 0x80 never reads as
     # printable ASCII; length() would not tell, it skips continuation bytes only)
     "text_non_ascii": "typeof({c}) = 'text' AND {c} GLOB '*[^ -~]*'",
-    # a character beyond ASCII: more bytes than characters (or a NUL, which length() stops at)
-    "text_beyond_ascii": "typeof({c}) = 'text' AND length({c}) <> length(CAST({c} AS BLOB))",
     "bool_int": "typeof({c}) = 'integer' AND {c} IN (0, 1)",
     # (the words of convert.BOOL_TEXT, the copy's own: one list)
     "bool_text": ("typeof({c}) = 'text' AND lower({c}) IN ("
@@ -67,6 +65,10 @@ class ColumnProfile:
     numeric_fit: int | None = None  # values fitting the declared numeric(p,s)
     fits: dict[str, bool] = field(default_factory=dict)  # conversion name -> every value fits
     fail_rows: dict[str, list[str]] = field(default_factory=dict)  # conversion -> example rows
+    # a COLLATE NOCASE column: texts holding a letter with a case beyond ASCII (Ä, ä), which
+    # citext folds and SQLite's NOCASE (ASCII only) does not, and up to 3 of their rows
+    nocase_folds: int = 0
+    nocase_fold_rows: list[str] = field(default_factory=list)
 
     def ok(self, conversion: str) -> bool:
         return self.fits.get(conversion, False)
@@ -125,7 +127,7 @@ def predicate(name: str, column: str) -> str:
 
 def needed_predicates(kind: str) -> list[str]:
     base = ["null", "integer", "real", "text", "blob", "int_beyond_double", "real_not_integral",
-            "real_infinite", "text_nul", "text_non_ascii", "text_beyond_ascii"]
+            "real_infinite", "text_nul", "text_non_ascii"]
     extra = {
         "boolean": ["bool_int", "bool_text"],
         "json": ["json_valid", "json_nul"],
@@ -201,7 +203,7 @@ def profile_table(conn: sqlite3.Connection, table: Table, kinds: dict[str, str],
     for col in cols:
         cp = profile.columns[col.name]
         if cp.n("text_non_ascii"):
-            _check_utf8(conn, table, col.name, cp, sample)
+            _check_utf8(conn, table, col.name, cp, sample, col.collation == "NOCASE")
         _fits_from_counts(cp)
         if kinds[col.name] == "json" and cp.fits.get("jsonb"):
             _check_json_keys(conn, table, col.name, cp, sample)
@@ -351,7 +353,7 @@ def profile_table_arrow(path: Path, conn: sqlite3.Connection, table: Table,
                 ids = batch.column(len(exprs) - 1) if has_rowid else None
                 for i, col in enumerate(cols):
                     _profile_array(batch.column(i), profs[col.name], kinds[col.name], ids,
-                                   rows, label)
+                                   rows, label, col.collation == "NOCASE")
                 for j, key in enumerate(extra):
                     sums[key] += pc.sum(batch.column(len(cols) + j)).as_py() or 0
                 if ids is not None and len(ids):
@@ -418,6 +420,8 @@ def _merge(into: TableProfile, other: TableProfile) -> None:
             a.text_max_chars = max(a.text_max_chars or 0, b.text_max_chars)
         a.invalid_utf8 += b.invalid_utf8
         a.invalid_utf8_example = a.invalid_utf8_example or b.invalid_utf8_example
+        a.nocase_folds += b.nocase_folds
+        a.nocase_fold_rows = (a.nocase_fold_rows + b.nocase_fold_rows)[:3]
         for k, ok in b.fits.items():
             a.fits[k] = a.fits.get(k, True) and ok
         for k, refs in b.fail_rows.items():
@@ -425,7 +429,7 @@ def _merge(into: TableProfile, other: TableProfile) -> None:
 
 
 def _profile_array(arr: pa.Array, cp: ColumnProfile, kind: str, ids: pa.Array | None,
-                   offset: int, label: str) -> None:
+                   offset: int, label: str, nocase: bool = False) -> None:
     valid = len(arr) - arr.null_count
     if not valid:
         return
@@ -475,8 +479,16 @@ def _profile_array(arr: pa.Array, cp: ColumnProfile, kind: str, ids: pa.Array | 
             return
         nul = pc.sum(pc.match_substring(arr, "\x00")).as_py() or 0
         cp.counts["text_nul"] = cp.n("text_nul") + nul
-        ascii_only = pc.sum(pc.string_is_ascii(arr)).as_py() or 0
-        cp.counts["text_beyond_ascii"] = cp.n("text_beyond_ascii") + valid - ascii_only
+        if nocase:
+            # (a letter with a case beyond ASCII: é as much as É, which lower() makes equal)
+            folds = pc.fill_null(pc.or_(
+                pc.not_equal(pc.utf8_lower(arr), pc.ascii_lower(arr)),
+                pc.not_equal(pc.utf8_upper(arr), pc.ascii_upper(arr))), False)
+            found = pc.indices_nonzero(folds)
+            cp.nocase_folds += len(found)
+            for i in found.slice(0, 3 - len(cp.nocase_fold_rows)).to_pylist():
+                ref = ids[i].as_py() if ids is not None else offset + i + 1
+                cp.nocase_fold_rows.append(f"{label}={ref}")
         longest = pc.max(pc.utf8_length(arr)).as_py()
         cp.text_max_chars = max(cp.text_max_chars or 0, longest or 0)
         for conversion in TEXT_TRIALS.get(kind, []):
@@ -484,17 +496,29 @@ def _profile_array(arr: pa.Array, cp: ColumnProfile, kind: str, ids: pa.Array | 
 
 
 def _check_utf8(conn: sqlite3.Connection, table: Table, column: str, cp: ColumnProfile,
-                sample: int) -> None:
+                sample: int, nocase: bool = False) -> None:
+    """The texts beyond printable ASCII: invalid UTF-8 counted, and in a NOCASE column the
+    letters lower() folds that NOCASE does not (as the Arrow path counts them)."""
     c, src = quote_ident(column), _rows_of(table, sample)
     sql = (f"SELECT {row_ref(table)}, CAST({c} AS BLOB) FROM {src} "
            f"WHERE {predicate('text_non_ascii', column)} AND NOT {predicate('text_nul', column)}")
     for ref, raw in conn.execute(sql):
         try:
-            raw.decode("utf-8")
+            text = raw.decode("utf-8")
         except UnicodeDecodeError:
             cp.invalid_utf8 += 1
             if cp.invalid_utf8_example is None:
                 cp.invalid_utf8_example = str(ref)
+            continue
+        if nocase and (text.lower() != text.translate(_ASCII_LOWER)
+                       or text.upper() != text.translate(_ASCII_UPPER)):
+            cp.nocase_folds += 1
+            if len(cp.nocase_fold_rows) < 3:
+                cp.nocase_fold_rows.append(f"{row_label(table)}={ref}")
+
+
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+_ASCII_UPPER = str.maketrans("abcdefghijklmnopqrstuvwxyz", "ABCDEFGHIJKLMNOPQRSTUVWXYZ")
 
 
 def examples(conn: sqlite3.Connection, table: Table, where: str, column: str,
