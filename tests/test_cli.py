@@ -48,7 +48,8 @@ def test_truncated_file(tmp_path: Path, saas_db: Path) -> None:
     assert_one_sentence(sqlite2pg("plan", str(f)), 2, "truncated")
 
 
-def test_a_wal_file_being_checkpointed_is_not_called_truncated(tmp_path: Path) -> None:
+@pytest.mark.parametrize("journal", ["wal", "delete"])
+def test_a_file_being_written_is_not_called_truncated(tmp_path: Path, journal: str) -> None:
     """A checkpoint writes page 1 (the new page count) before the pages that extend the
     file: for a moment a WAL database looks truncated. Looked at again, it is whole; one
     that stays short is truncated (as in rollback-journal mode, whose commits do the
@@ -62,10 +63,11 @@ def test_a_wal_file_being_checkpointed_is_not_called_truncated(tmp_path: Path) -
 
     db = tmp_path / "wal.db"
     with sqlite3.connect(db) as conn:
-        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute(f"PRAGMA journal_mode={journal}")
         conn.execute("CREATE TABLE t (x)")
         conn.executemany("INSERT INTO t VALUES (?)", [("x" * 500,) for _ in range(100)])
-    sqlite3.connect(db).execute("PRAGMA wal_checkpoint(TRUNCATE)").close()
+    if journal == "wal":
+        sqlite3.connect(db).execute("PRAGMA wal_checkpoint(TRUNCATE)").close()
     whole = db.read_bytes()
     for name in ("mid-checkpoint.db", "cut.db"):
         (tmp_path / name).write_bytes(whole[: len(whole) - 4096])

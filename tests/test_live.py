@@ -257,7 +257,9 @@ def test_a_live_run_keeps_the_log_from_its_capture_start_until_it_ends(
     synced = sqlite2pg("sync", str(live_db), "--to", pg_dsn)
     assert f"keeps 5 changes from change {start + 1} for live run copying" in synced.stderr
     assert log_rows(live_db)[:2] == (5, start + 1)  # what the copying run will need
-    capture.forget(live_db, "copying")
+    assert f"capture forget {live_db} copying" in synced.stderr  # (should it apply no more)
+    forgot = sqlite2pg("capture", "forget", str(live_db), "copying")
+    assert forgot.returncode == 0 and "forgot live run copying" in forgot.stdout
     assert sqlite2pg("sync", str(live_db), "--to", pg_dsn).returncode == 0
     assert log_rows(live_db)[0] == 1
     (first,) = readers(live_db)
@@ -271,7 +273,8 @@ def test_a_live_run_keeps_the_log_from_its_capture_start_until_it_ends(
     try:
         refused = sqlite2pg("run", str(live_db), "--to", second, "--live", "--cast",
                             "users.email=integer")  # (a blocker, found after capture began)
-        assert refused.returncode == 1, refused.stderr
+        assert refused.returncode == 1 and "--cast integer" in refused.stderr, refused.stderr
+        assert "capturing the changes" in refused.stderr  # (refused after its capture began)
         assert readers(live_db) == [first]
         kill_at("copy api_logs", "run", str(live_db), "--to", second, "--live",
                 env={"SQLITE2PG_CHUNK_ROWS": "200", "SQLITE2PG_BATCH_ROWS": "100"})

@@ -194,10 +194,16 @@ def trim(path: Path, run_id: str, position: int) -> Held | None:
                              f"seq <= (SELECT min(position) FROM {READERS}) AND seq < "
                              f"(SELECT max(seq) FROM {LOG}) ORDER BY seq LIMIT ?)",
                              (TRIM_ROWS,)).rowcount
-            rows, first = conn.execute(f"SELECT count(*), min(seq) FROM {LOG}").fetchone()
-            low = conn.execute(f"SELECT run_id, position FROM {READERS} ORDER BY position, "
-                               "run_id LIMIT 1").fetchone()
-    return Held(int(rows), first, str(low[0]), int(low[1]))
+    conn = source_mod.open_source(path)  # (what is left, read outside the write lock)
+    try:
+        rows, first = conn.execute(f"SELECT count(*), min(seq) FROM {LOG}").fetchone()
+        low = conn.execute(f"SELECT run_id, position FROM {READERS} ORDER BY position, "
+                           "run_id LIMIT 1").fetchone()
+    except sqlite3.Error as e:
+        raise source_mod.describe_sqlite_error(path, e) from None
+    finally:
+        conn.close()
+    return Held(int(rows), first, str(low[0]), int(low[1])) if low else None
 
 
 @dataclass
@@ -210,13 +216,21 @@ class Held:
 
 
 def forget(path: Path, run_id: str) -> bool:
-    """Remove run ``run_id``'s position (it failed, was cleaned up or rolled back: it will
-    apply no more changes), so that the log is trimmed without it; False when the source
-    could not be written (the position stays; 'capture stop' removes everything)."""
+    """Remove run ``run_id``'s position (it failed, was cleaned up or rolled back, or was
+    killed before it was recorded: it will apply no more changes), so that the log is
+    trimmed without it; whether it was there."""
+    with _writing(path, "forget the live run's position") as conn:
+        if not installed(conn, READERS):
+            return False
+        return conn.execute(f"DELETE FROM {READERS} WHERE run_id = ?",
+                            (run_id,)).rowcount > 0
+
+
+def forget_quietly(path: Path, run_id: str) -> bool:
+    """``forget``, for a run that ends: False when the source could not be written (the
+    changes are kept for it until 'capture forget' or 'capture stop')."""
     try:
-        with _writing(path, "forget the live run's position") as conn:
-            if installed(conn, READERS):
-                conn.execute(f"DELETE FROM {READERS} WHERE run_id = ?", (run_id,))
+        forget(path, run_id)
         return True
     except SourceError:
         return False

@@ -488,6 +488,22 @@ def capture_start(source: Source) -> None:
         typer.echo(f"not followed: {name}: {why}")
 
 
+@capture_app.command("forget")
+def capture_forget(source: Source, run: Annotated[str, typer.Argument(
+        help="The live run's id, as sync names it.", show_default=False)]) -> None:
+    """Stop keeping SOURCE's change log for a live run that will apply no more changes (one
+    killed before it was recorded, or abandoned); the other runs' positions stay."""
+    from transfer import capture
+
+    try:
+        found = capture.forget(source, run)
+    except TransferError as e:
+        _fail(e)
+        return
+    typer.echo(f"forgot live run {run}; the change log is trimmed without it" if found else
+               f"no live run {run} is kept in {source}'s change log; nothing changed")
+
+
 @capture_app.command("stop")
 def capture_stop(source: Source) -> None:
     """Remove every object 'capture start' made in SOURCE."""
@@ -734,14 +750,19 @@ def reference_markdown() -> str:
     lines = ["# sqlite2pg command-line reference", "",
              "Generated from the commands' own definitions by `scripts/cli_reference`; a "
              "test fails when it is stale. Exit codes: see the README.", ""]
-    for name, cmd in commands.items():
+    listed: list[tuple[str, Any]] = []
+    for name, cmd in commands.items():  # (a group's own commands after it: capture start...)
+        listed.append((name, cmd))
+        listed += [(f"{name} {sub}", c) for sub, c in getattr(cmd, "commands", {}).items()]
+    for name, cmd in listed:
         args = " ".join(str(p.name).upper() for p in cmd.params
                         if p.param_type_name == "argument")
         lines += [f"## sqlite2pg {name} {args}".rstrip(), "", (cmd.help or "").strip(), ""]
+        options = [p for p in cmd.params if p.param_type_name != "argument"]
+        if not options:
+            continue
         lines += ["| option | default | meaning |", "|---|---|---|"]
-        for p in cmd.params:
-            if p.param_type_name == "argument":
-                continue
+        for p in options:
             opts = ", ".join(f"`{o}`" for o in p.opts)
             if p.name in _DEFAULT_TEXT:
                 default = _DEFAULT_TEXT[p.name]

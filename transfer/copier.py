@@ -334,6 +334,9 @@ class Copier:
             self.stop.set()
             for th in readers:
                 th.join(timeout=30)
+        if (self.error is not None or self.failures) and self.snapshot is not None:
+            self.snapshot.close()  # (kept for a verify that will not come)
+            self.snapshot = None
         if self.error is not None:
             raise self.error
         for e, t in self.failures:

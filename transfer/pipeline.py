@@ -140,24 +140,32 @@ def run(source: Path, plan: PlanSource, opts: RunOptions,
     log(f"STEP 1  check target {target.show(opts.dsn)}")
     lock = target.connect(opts.dsn, autocommit=True)  # holds the run's lock to the end
     chosen = None
-    opts.staging = target.new_staging_name() if opts.live and not opts.resume else None
-    reader = None  # a new live run, registered in the source's change log
+    opts.staging = None  # (a new live run's, once its capture starts)
     try:
         try:
             if not opts.resume:  # (fail fast: before the source is profiled)
                 _preflight(lock, source, opts, log)
-                if opts.staging is not None:
-                    reader = opts.staging.removeprefix(STAGING_PREFIX)
-                    capture.start_for_run(source, opts.include, opts.exclude, reader, log)
+                if opts.live:
+                    _start_capture(source, opts, log)
                 chosen = _selected(make(), opts)  # (blockers and selection)
         except BaseException:
             lock.close()
             raise
         return _run(lock, source, make, plan, chosen, opts, log, t0, planned)
     except BaseException:
-        if reader is not None and not _resumable(opts.dsn, reader):
-            capture.forget(source, reader)  # (it will apply no change: trims go on without it)
+        reader = opts.staging.removeprefix(STAGING_PREFIX) if opts.staging else None
+        if reader is not None and not _needed(opts.dsn, reader):
+            # (it will apply no change: trims go on without it)
+            capture.forget_quietly(source, reader)
         raise
+
+
+def _start_capture(source: Path, opts: RunOptions, log: Callable[[str], None]) -> None:
+    """A new live run: its staging schema named, and its run id registered as a reader of
+    the change log its capture starts (before its copy's snapshot)."""
+    opts.staging = target.new_staging_name()
+    capture.start_for_run(source, opts.include, opts.exclude,
+                          opts.staging.removeprefix(STAGING_PREFIX), log)
 
 
 def check(source: Path, make: Callable[[], Plan], opts: RunOptions,
@@ -226,6 +234,8 @@ def _run(lock: Conn, source: Path, make: Callable[[], Plan], plan: PlanSource,
                 if opts.resume:
                     log(f"        no interrupted run of {source} is recorded in this "
                         "database: starting a new run")
+                    if opts.live:
+                        _start_capture(source, opts, log)
                     chosen = _selected(make(), opts)
                 assert chosen is not None
                 original = source
@@ -443,6 +453,10 @@ def _load(source: Path, plan: Plan, opts: RunOptions, log: Callable[[str], None]
         finally:
             meter.end("post-data")
         steps["post-data"] = time.perf_counter() - start
+    except BaseException:
+        if held is not None:  # (kept for a verify that will not come)
+            held.close()
+        raise
     finally:
         meter.stop()
         post.close()
@@ -450,12 +464,17 @@ def _load(source: Path, plan: Plan, opts: RunOptions, log: Callable[[str], None]
 
     start = time.perf_counter()
     log(f"STEP 6  switch into schema {opts.target_schema}")
-    with target.connect(opts.dsn) as conn:
-        backup = target.switch(conn, staging, opts.target_schema, names, views,
-                               opts.if_exists == "replace")
-        state.set_state(conn, run_id, "switched", backup_schema=backup)
-        faults.pause("switch")
-        conn.commit()
+    try:
+        with target.connect(opts.dsn) as conn:
+            backup = target.switch(conn, staging, opts.target_schema, names, views,
+                                   opts.if_exists == "replace")
+            state.set_state(conn, run_id, "switched", backup_schema=backup)
+            faults.pause("switch")
+            conn.commit()
+    except BaseException:
+        if held is not None:
+            held.close()
+        raise
     steps["switch"] = time.perf_counter() - start
     return RunResult(results, steps, backup, plan, run_id=run_id, snapshot=held,
                      copy_identity=identity, refused=refused, capture_position=capture_at,
@@ -487,11 +506,13 @@ def _record(conn: Conn, run_id: str, run_state: str, message: str) -> None:
         pass
 
 
-def _resumable(dsn: str, run_id: str) -> bool:
-    """Whether run ``run_id`` is recorded and left loading, to be resumed (unknown: yes)."""
+def _needed(dsn: str, run_id: str) -> bool:
+    """Whether live run ``run_id`` may still apply changes: recorded and left loading (to
+    be resumed) or switched (its verify failed: sync follows it); when unknown, yes."""
     try:
         with target.connect(dsn, autocommit=True) as conn:
-            return any(r.run_id == run_id and r.state == "loading" for r in state.runs(conn))
+            return any(r.run_id == run_id and r.state in ("loading", "switched")
+                       for r in state.runs(conn))
     except (TransferError, psycopg.Error):
         return True
 

@@ -72,7 +72,8 @@ def continue_run(conn: Conn, r: state.Run, source: Path, opts: RunOptions,
 
 
 def apply_recorded(opts: RunOptions, r: state.Run) -> None:
-    """The interrupted run's own options: its target schema, --if-exists, verify, rejects."""
+    """The interrupted run's own options: its target schema, --if-exists, verify, rejects,
+    its selection, --live."""
     opts.target_schema = r.target_schema
     opts.if_exists = str(r.options.get("if_exists", opts.if_exists))
     opts.verify = bool(r.options.get("verify", opts.verify))
@@ -80,3 +81,4 @@ def apply_recorded(opts: RunOptions, r: state.Run) -> None:
         opts.reject_dir = Path(str(r.options["reject_dir"]))
     opts.include = [str(g) for g in r.options.get("include", opts.include)]
     opts.exclude = [str(g) for g in r.options.get("exclude", opts.exclude)]
+    opts.live = bool(r.options.get("live", opts.live))

@@ -77,17 +77,18 @@ def _late(r: state.Run, progress: dict[str, state.TableProgress]) -> int:
     return 0
 
 
-def _forget_reader(r: state.Run) -> None:
+def _forget_reader(r: state.Run) -> str:
     """A live run that will apply no more changes: the source's change log need no longer
-    keep them for it (best effort: a source gone or read-only keeps them until 'capture
-    stop')."""
+    keep them for it. What is left to do, when the source could not be written."""
     from pathlib import Path
 
     from transfer import capture
 
     path = Path(str(r.source_identity.get("backup_of") or r.source))
-    if r.options.get("live") and path.is_file():
-        capture.forget(path, r.run_id)
+    if not r.options.get("live") or not path.is_file() or capture.forget_quietly(path, r.run_id):
+        return ""
+    return (f"; {path}'s change log still keeps the changes for run {r.run_id}: "
+            f"'sqlite2pg capture forget {path} {r.run_id}' lets them go")
 
 
 @dataclass
@@ -209,11 +210,11 @@ def rollback(dsn: str, target_schema: str = "public", run_id: str | None = None)
                 state.set_state(conn, r.run_id, "rolled back", None, rolled_back_schema=aside)
         except psycopg.Error as e:
             raise target.describe(e, dsn) from None
-    _forget_reader(r)
+    kept = _forget_reader(r)
     back = (f"; restored {len(restored)} tables and views from {r.backup_schema}"
             if restored else "; there was nothing before it to restore")
     return (f"rolled back run {r.run_id}: moved its {moved} tables and views from "
-            f"{target_schema} to {aside}{back}.")
+            f"{target_schema} to {aside}{back}{kept}.")
 
 
 @dataclass

@@ -318,8 +318,9 @@ def _trim(source: Path, live: Live, log: Callable[[str], None], quiet: bool = Fa
     if held is not None and held.reader != live.run.run_id and held.position < live.position \
             and not quiet:
         log(f"        the change log keeps {held.rows} changes from change {held.first} for "
-            f"live run {held.reader}, which holds the source up to change {held.position} "
-            "('sqlite2pg clean' or 'rollback' of that run, or its sync, lets them go)")
+            f"live run {held.reader}, whose target holds the source up to change "
+            f"{held.position} (its sync lets them go; 'sqlite2pg capture forget {source} "
+            f"{held.reader}' if it will apply no more)")
 
 
 @dataclass
