@@ -6,10 +6,12 @@ result, no change applied twice or skipped."""
 from __future__ import annotations
 
 import os
+import secrets
 import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
@@ -31,6 +33,21 @@ def sqlite2pg(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
 @pytest.fixture
 def live_db(tmp_path: Path) -> Path:
     return make_live_db(tmp_path, "wal")
+
+
+@pytest.fixture
+def second_dsn(pg_server: str, pg_dsn: str) -> Iterator[str]:
+    """A second fresh database beside ``pg_dsn``: another target of the same source."""
+    from psycopg import sql
+
+    other = f"t_{secrets.token_hex(6)}"
+    with psycopg.connect(pg_server, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(other)))
+    info = psycopg.conninfo.conninfo_to_dict(pg_dsn)
+    info["dbname"] = other
+    yield psycopg.conninfo.make_conninfo("", **info)
+    with psycopg.connect(pg_server, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(other)))
 
 
 def make_live_db(tmp_path: Path, journal: str) -> Path:
@@ -183,53 +200,39 @@ def touch_users(db: Path, first: int, n: int) -> None:
 
 
 def test_the_change_log_is_trimmed_of_what_every_live_run_applied(
-        live_db: Path, pg_server: str, pg_dsn: str) -> None:
+        live_db: Path, pg_dsn: str, second_dsn: str) -> None:
     """Two live runs of one source, into two databases: the log keeps every change one of
     them has not applied, and loses the rest (but its last row); a target behind what
     the log holds is refused, naming why, never caught up with a hole."""
-    import secrets
-
-    from psycopg import sql
-
-    other = f"t_{secrets.token_hex(6)}"
-    with psycopg.connect(pg_server, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(other)))
-    info = psycopg.conninfo.conninfo_to_dict(pg_dsn)
-    info["dbname"] = other
-    second = psycopg.conninfo.make_conninfo("", **info)
-    try:
-        assert sqlite2pg("run", str(live_db), "--to", pg_dsn, "--live").returncode == 0
-        touch_users(live_db, 1, 30)
-        assert sqlite2pg("run", str(live_db), "--to", second, "--live").returncode == 0
-        touch_users(live_db, 31, 20)
-        held = log_rows(live_db)
-        assert held[:2] == (held[2], 1) and held[2] >= 50
-        assert position(pg_dsn) == 0 and 30 <= position(second) < held[2]
-        synced = sqlite2pg("sync", str(live_db), "--to", second)
-        assert synced.returncode == 0, synced.stderr
-        assert log_rows(live_db) == held  # the first run has applied none of them
-        synced = sqlite2pg("sync", str(live_db), "--to", pg_dsn)
-        assert synced.returncode == 0, synced.stderr
-        last = held[2]
-        assert log_rows(live_db) == (1, last, last)  # every run applied them: all but the last
-        touch_users(live_db, 1, 10)
-        for dsn in (pg_dsn, second):
-            assert sqlite2pg("sync", str(live_db), "--to", dsn).returncode == 0
-            assert sqlite2pg("verify", str(live_db), "--to", dsn).returncode == 0
-        last = position(pg_dsn)
-        assert last > held[2] and log_rows(live_db) == (1, last, last)
-        with psycopg.connect(second) as conn:  # as if restored from an older backup
-            conn.execute("UPDATE sqlite2pg.progress SET rows = %s WHERE item = 'capture'",
-                         (last - 5,))
-        touch_users(live_db, 1, 5)
-        behind = sqlite2pg("sync", str(live_db), "--to", second)
-        assert behind.returncode != 0
-        assert f"no longer holds the changes after {last - 5}" in behind.stderr, behind.stderr
-        assert "Traceback" not in behind.stderr
-        stop_capture(live_db)
-    finally:
-        with psycopg.connect(pg_server, autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(other)))
+    assert sqlite2pg("run", str(live_db), "--to", pg_dsn, "--live").returncode == 0
+    touch_users(live_db, 1, 30)
+    assert sqlite2pg("run", str(live_db), "--to", second_dsn, "--live").returncode == 0
+    touch_users(live_db, 31, 20)
+    held = log_rows(live_db)
+    assert held[:2] == (held[2], 1) and held[2] >= 50
+    assert position(pg_dsn) == 0 and 30 <= position(second_dsn) < held[2]
+    synced = sqlite2pg("sync", str(live_db), "--to", second_dsn)
+    assert synced.returncode == 0, synced.stderr
+    assert log_rows(live_db) == held  # the first run has applied none of them
+    synced = sqlite2pg("sync", str(live_db), "--to", pg_dsn)
+    assert synced.returncode == 0, synced.stderr
+    last = held[2]
+    assert log_rows(live_db) == (1, last, last)  # every run applied them: all but the last
+    touch_users(live_db, 1, 10)
+    for dsn in (pg_dsn, second_dsn):
+        assert sqlite2pg("sync", str(live_db), "--to", dsn).returncode == 0
+        assert sqlite2pg("verify", str(live_db), "--to", dsn).returncode == 0
+    last = position(pg_dsn)
+    assert last > held[2] and log_rows(live_db) == (1, last, last)
+    with psycopg.connect(second_dsn) as conn:  # as if restored from an older backup
+        conn.execute("UPDATE sqlite2pg.progress SET rows = %s WHERE item = 'capture'",
+                     (last - 5,))
+    touch_users(live_db, 1, 5)
+    behind = sqlite2pg("sync", str(live_db), "--to", second_dsn)
+    assert behind.returncode != 0
+    assert f"no longer holds the changes after {last - 5}" in behind.stderr, behind.stderr
+    assert "Traceback" not in behind.stderr
+    stop_capture(live_db)
 
 
 def readers(db: Path) -> list[str]:
@@ -238,14 +241,10 @@ def readers(db: Path) -> list[str]:
 
 
 def test_a_live_run_keeps_the_log_from_its_capture_start_until_it_ends(
-        live_db: Path, pg_server: str, pg_dsn: str, tmp_path: Path) -> None:
+        live_db: Path, pg_dsn: str, second_dsn: str) -> None:
     """A live run is a reader of the change log from its capture's start (before its copy's
     snapshot: another run's sync trims nothing it will need), and is forgotten when it
     fails, or when clean drops what it left."""
-    import secrets
-
-    from psycopg import sql
-
     from transfer import capture
 
     assert sqlite2pg("run", str(live_db), "--to", pg_dsn, "--live").returncode == 0
@@ -264,24 +263,14 @@ def test_a_live_run_keeps_the_log_from_its_capture_start_until_it_ends(
     assert log_rows(live_db)[0] == 1
     (first,) = readers(live_db)
 
-    other = f"t_{secrets.token_hex(6)}"
-    with psycopg.connect(pg_server, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(other)))
-    info = psycopg.conninfo.conninfo_to_dict(pg_dsn)
-    info["dbname"] = other
-    second = psycopg.conninfo.make_conninfo("", **info)
-    try:
-        refused = sqlite2pg("run", str(live_db), "--to", second, "--live", "--cast",
-                            "users.email=integer")  # (a blocker, found after capture began)
-        assert refused.returncode == 1 and "--cast integer" in refused.stderr, refused.stderr
-        assert "capturing the changes" in refused.stderr  # (refused after its capture began)
-        assert readers(live_db) == [first]
-        kill_at("copy api_logs", "run", str(live_db), "--to", second, "--live",
-                env={"SQLITE2PG_CHUNK_ROWS": "200", "SQLITE2PG_BATCH_ROWS": "100"})
-        assert len(readers(live_db)) == 2  # killed while copying: it may be resumed
-        cleaned = sqlite2pg("clean", "--to", second)
-        assert cleaned.returncode == 0, cleaned.stderr
-        assert readers(live_db) == [first]
-    finally:
-        with psycopg.connect(pg_server, autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(other)))
+    refused = sqlite2pg("run", str(live_db), "--to", second_dsn, "--live", "--cast",
+                        "users.email=integer")  # (a blocker, found after capture began)
+    assert refused.returncode == 1 and "--cast integer" in refused.stderr, refused.stderr
+    assert "capturing the changes" in refused.stderr  # (refused after its capture began)
+    assert readers(live_db) == [first]
+    kill_at("copy api_logs", "run", str(live_db), "--to", second_dsn, "--live",
+            env={"SQLITE2PG_CHUNK_ROWS": "200", "SQLITE2PG_BATCH_ROWS": "100"})
+    assert len(readers(live_db)) == 2  # killed while copying: it may be resumed
+    cleaned = sqlite2pg("clean", "--to", second_dsn)
+    assert cleaned.returncode == 0, cleaned.stderr
+    assert readers(live_db) == [first]
