@@ -7,6 +7,7 @@ local server binaries; a testcontainers PostgreSQL when a Docker daemon answers.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import sqlite3
@@ -81,14 +82,24 @@ def pg_server() -> Iterator[str]:
 @pytest.fixture
 def pg_dsn(pg_server: str) -> Iterator[str]:
     """A fresh, empty database for one test."""
+    with fresh_database(pg_server) as dsn:
+        yield dsn
+
+
+@contextlib.contextmanager
+def fresh_database(server: str) -> Iterator[str]:
+    """A new, empty database on ``server`` (its DSN), dropped afterwards."""
     name = f"t_{secrets.token_hex(6)}"
-    with psycopg.connect(pg_server, autocommit=True) as conn:
+    with psycopg.connect(server, autocommit=True) as conn:
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    info = psycopg.conninfo.conninfo_to_dict(pg_server)
+    info = psycopg.conninfo.conninfo_to_dict(server)
     info["dbname"] = name
-    yield psycopg.conninfo.make_conninfo("", **info)
-    with psycopg.connect(pg_server, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
+    try:
+        yield psycopg.conninfo.make_conninfo("", **info)
+    finally:
+        with psycopg.connect(server, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(
+                sql.Identifier(name)))
 
 
 def schemas(dsn: str) -> set[str]:

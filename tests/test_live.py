@@ -6,7 +6,6 @@ result, no change applied twice or skipped."""
 from __future__ import annotations
 
 import os
-import secrets
 import sqlite3
 import subprocess
 import sys
@@ -17,7 +16,7 @@ from pathlib import Path
 import psycopg
 import pytest
 from compare import compare_all
-from conftest import saas_fixture_at
+from conftest import fresh_database, saas_fixture_at
 from paused import kill_at
 
 from transfer import model, state
@@ -36,18 +35,10 @@ def live_db(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def second_dsn(pg_server: str, pg_dsn: str) -> Iterator[str]:
+def second_dsn(pg_server: str) -> Iterator[str]:
     """A second fresh database beside ``pg_dsn``: another target of the same source."""
-    from psycopg import sql
-
-    other = f"t_{secrets.token_hex(6)}"
-    with psycopg.connect(pg_server, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(other)))
-    info = psycopg.conninfo.conninfo_to_dict(pg_dsn)
-    info["dbname"] = other
-    yield psycopg.conninfo.make_conninfo("", **info)
-    with psycopg.connect(pg_server, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(other)))
+    with fresh_database(pg_server) as dsn:
+        yield dsn
 
 
 def make_live_db(tmp_path: Path, journal: str) -> Path:
