@@ -235,7 +235,7 @@ def test_a_live_run_keeps_the_log_from_its_capture_start_until_it_ends(
         live_db: Path, pg_dsn: str, second_dsn: str) -> None:
     """A live run is a reader of the change log from its capture's start (before its copy's
     snapshot: another run's sync trims nothing it will need), and is forgotten when it
-    fails, or when clean drops what it left."""
+    fails, when clean drops what it left, or when it is rolled back."""
     from transfer import capture
 
     assert sqlite2pg("run", str(live_db), "--to", pg_dsn, "--live").returncode == 0
@@ -265,3 +265,6 @@ def test_a_live_run_keeps_the_log_from_its_capture_start_until_it_ends(
     cleaned = sqlite2pg("clean", "--to", second_dsn)
     assert cleaned.returncode == 0, cleaned.stderr
     assert readers(live_db) == [first]
+    rolled = sqlite2pg("rollback", "--to", pg_dsn, "--yes")  # (the first run, undone)
+    assert rolled.returncode == 0, rolled.stderr
+    assert readers(live_db) == []
