@@ -9,10 +9,10 @@ the application's writes stay cheap. ``stop`` removes every object ``start`` mad
 
 The log is trimmed as the changes are applied (``trim``): each live run records in the
 source how far its target holds the log (``sqlite2pg_readers``), and the rows every run has
-applied are deleted, in short write transactions, but for the last (whose sequence the
-next change follows). A run whose target is behind what the log still holds (another run
-of the same source trimmed it, or the target was restored from an older backup) is refused
-(``check_held``), never given a log with a hole in it.
+applied are deleted, in short write transactions, but for the last (its sequence is the
+position a new run's copy records). A run whose target is behind what the log still holds
+(another run of the same source trimmed it, or the target was restored from an older
+backup) is refused (``check_held``), never given a log with a hole in it.
 
 A table can be followed when it has a primary key (the row is found again in PostgreSQL by
 it); a virtual table (no triggers) or a table without a key cannot, and is said so.
@@ -167,17 +167,17 @@ def stop(path: Path) -> int:
     return len(names)
 
 
-def register(path: Path, run_id: str, position: int) -> int | None:
+def register(path: Path, run_id: str, position: int) -> bool:
     """Record that run ``run_id``'s target holds the log up to ``position`` (so that no
-    other run trims what it has not applied); the lowest position of all runs. None, and
-    nothing written, when the capture was started by a version that kept no positions (a
-    table made now would change the schema the live runs follow): its log is not trimmed."""
+    other run trims what it has not applied). False, and nothing written, when the capture
+    was started by a version that kept no positions (a table made now would change the
+    schema the live runs follow): its log is not trimmed."""
     with _writing(path, "record the live run's position") as conn:
         if not installed(conn, READERS):
-            return None
+            return False
         conn.execute(f"INSERT INTO {READERS} (run_id, position) VALUES (?, ?) ON CONFLICT "
                      "(run_id) DO UPDATE SET position = excluded.position", (run_id, position))
-        return int(conn.execute(f"SELECT min(position) FROM {READERS}").fetchone()[0])
+        return True
 
 
 def trim(path: Path, run_id: str, position: int) -> Held | None:
@@ -185,7 +185,7 @@ def trim(path: Path, run_id: str, position: int) -> Held | None:
     but the log's last row, whose sequence is the position a new run's copy records),
     ``TRIM_ROWS`` per write transaction, each bounded by the readers' lowest position as it
     stands then; what the log holds now (None: a capture that keeps no positions)."""
-    if register(path, run_id, position) is None:
+    if not register(path, run_id, position):
         return None
     n = TRIM_ROWS
     while n == TRIM_ROWS:

@@ -411,60 +411,56 @@ def _load(source: Path, plan: Plan, opts: RunOptions, log: Callable[[str], None]
                              run_id=run_id, done=done,
                              on_statement=lambda n: meter.update("post-data", n))
     try:
-        if not opts.schema_only:
-            start = time.perf_counter()
-            resume = {k.removeprefix("table "): v for k, v in done.items()
-                      if k.startswith("table ")}
-            log(f"STEP 4  copy rows ({sum(t.rows for t in plan.tables):,} planned); keys and "
-                "indexes of each copied table start at once")
-            copy = progress_mod.CopyProgress(meter, plan.tables, done)
-            cp = copier.Copier(source, opts.dsn, staging, plan.tables, opts.batch_rows,
-                               progress=copy.batch, run_id=run_id, resume=resume,
-                               table_done=copy.then(post.table_ready),
-                               profiled_snapshot=None if plan.source.get("sampled", True)
-                               else plan.source.get("snapshot"),
-                               rejects=copyread.RejectLog(opts.reject_dir / run_id)
-                               if opts.reject_dir else None,
-                               keep_snapshot=opts.verify, jobs=copy_streams(opts.jobs))
-            results = [copier.TableResult(t.name, resume[t.name].rows) for t in cp.skipped]
-            for t in cp.skipped:
-                post.table_ready(t.name)
-            results += cp.run()
-            held, identity = cp.snapshot, cp.identity
-            if cp.capture_position is not None and opts.live:
-                capture_at = cp.capture_position
-                with target.connect(opts.dsn, autocommit=True) as conn:
-                    state.mark_done(conn, run_id, "capture", rows=cp.capture_position)
-            order = {t.name: i for i, t in enumerate(plan.tables)}
-            results.sort(key=lambda r: order[r.table])
-            if opts.reject_dir is not None:  # (a resumed run's too: those of every invocation)
-                for r in results:
-                    r.rejected = copyread.RejectLog.rows_in(opts.reject_dir / run_id, r.table)
-            meter.end("copy")
-            steps["copy"] = time.perf_counter() - start
-        start = time.perf_counter()
-        statements = post.total
-        log(f"STEP 5  post-data: keys, indexes, checks, identities, foreign keys, views "
-            f"({statements} statements, {post.executed} done)")
-        meter.begin("post-data", statements, "statements")
-        meter.update("post-data", post.executed)
         try:
-            post.finish()
+            if not opts.schema_only:
+                start = time.perf_counter()
+                resume = {k.removeprefix("table "): v for k, v in done.items()
+                          if k.startswith("table ")}
+                log(f"STEP 4  copy rows ({sum(t.rows for t in plan.tables):,} planned); keys and "
+                    "indexes of each copied table start at once")
+                copy = progress_mod.CopyProgress(meter, plan.tables, done)
+                cp = copier.Copier(source, opts.dsn, staging, plan.tables, opts.batch_rows,
+                                   progress=copy.batch, run_id=run_id, resume=resume,
+                                   table_done=copy.then(post.table_ready),
+                                   profiled_snapshot=None if plan.source.get("sampled", True)
+                                   else plan.source.get("snapshot"),
+                                   rejects=copyread.RejectLog(opts.reject_dir / run_id)
+                                   if opts.reject_dir else None,
+                                   keep_snapshot=opts.verify, jobs=copy_streams(opts.jobs))
+                results = [copier.TableResult(t.name, resume[t.name].rows) for t in cp.skipped]
+                for t in cp.skipped:
+                    post.table_ready(t.name)
+                results += cp.run()
+                held, identity = cp.snapshot, cp.identity
+                if cp.capture_position is not None and opts.live:
+                    capture_at = cp.capture_position
+                    with target.connect(opts.dsn, autocommit=True) as conn:
+                        state.mark_done(conn, run_id, "capture", rows=cp.capture_position)
+                order = {t.name: i for i, t in enumerate(plan.tables)}
+                results.sort(key=lambda r: order[r.table])
+                if opts.reject_dir is not None:  # (a resumed run's too: those of every invocation)
+                    for r in results:
+                        r.rejected = copyread.RejectLog.rows_in(opts.reject_dir / run_id, r.table)
+                meter.end("copy")
+                steps["copy"] = time.perf_counter() - start
+            start = time.perf_counter()
+            statements = post.total
+            log(f"STEP 5  post-data: keys, indexes, checks, identities, foreign keys, views "
+                f"({statements} statements, {post.executed} done)")
+            meter.begin("post-data", statements, "statements")
+            meter.update("post-data", post.executed)
+            try:
+                post.finish()
+            finally:
+                meter.end("post-data")
+            steps["post-data"] = time.perf_counter() - start
         finally:
-            meter.end("post-data")
-        steps["post-data"] = time.perf_counter() - start
-    except BaseException:
-        if held is not None:  # (kept for a verify that will not come)
-            held.close()
-        raise
-    finally:
-        meter.stop()
-        post.close()
-    refused = post.skipped
+            meter.stop()
+            post.close()
+        refused = post.skipped
 
-    start = time.perf_counter()
-    log(f"STEP 6  switch into schema {opts.target_schema}")
-    try:
+        start = time.perf_counter()
+        log(f"STEP 6  switch into schema {opts.target_schema}")
         with target.connect(opts.dsn) as conn:
             backup = target.switch(conn, staging, opts.target_schema, names, views,
                                    opts.if_exists == "replace")
@@ -472,7 +468,7 @@ def _load(source: Path, plan: Plan, opts: RunOptions, log: Callable[[str], None]
             faults.pause("switch")
             conn.commit()
     except BaseException:
-        if held is not None:
+        if held is not None:  # (kept for a verify that will not come)
             held.close()
         raise
     steps["switch"] = time.perf_counter() - start

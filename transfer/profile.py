@@ -498,7 +498,7 @@ def _profile_array(arr: pa.Array, cp: ColumnProfile, kind: str, ids: pa.Array | 
 def _check_utf8(conn: sqlite3.Connection, table: Table, column: str, cp: ColumnProfile,
                 sample: int, nocase: bool = False) -> None:
     """The texts beyond printable ASCII: invalid UTF-8 counted, and in a NOCASE column the
-    letters lower() folds that NOCASE does not (as the Arrow path counts them)."""
+    texts holding a letter with a case beyond ASCII (as the Arrow path counts them)."""
     c, src = quote_ident(column), _rows_of(table, sample)
     sql = (f"SELECT {row_ref(table)}, CAST({c} AS BLOB) FROM {src} "
            f"WHERE {predicate('text_non_ascii', column)} AND NOT {predicate('text_nul', column)}")
